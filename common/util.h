@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SEEDD_UTIL_H
+#define SEEDD_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define _cleanup_close_ __attribute__((cleanup(closep)))
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t now_ms(void);
+
+/* Milliseconds left until deadline, at least 0, at most INT32_MAX. */
+int ms_left(int64_t deadline);
+
+/* Parses a decimal unsigned integer in [min, max]; 0 or -EINVAL/-ERANGE. */
+int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+
+/*
+ * Connects a non-blocking SOCK_SEQPACKET socket to path, retrying while the
+ * listen queue is full until deadline. Returns the fd or -errno.
+ */
+int sock_connect(const char *path, int64_t deadline);
+
+/*
+ * Sends one request and receives one reply before deadline. Returns the
+ * reply length, or -errno (-ETIMEDOUT, -EPIPE, -EMSGSIZE for an oversized
+ * reply, ...). A refusal the daemon queued before closing is returned as a
+ * reply even when the send itself failed.
+ */
+ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t cap, int64_t deadline);
+
+/* $SEEDD_SOCKET, else the compiled default. */
+const char *seedd_socket_path(void);
+
+/* $SEEDD_TIMEOUT_MS when valid, else the 2000 ms default. */
+int seedd_timeout_ms(void);
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef SEEDD_SERVER_H
+#define SEEDD_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct event_base;
+struct pool;
+struct server;
+
+/* What STATUS reports; the server counts requests, main records saves. */
+struct seedd_stats {
+	int64_t start_ms; /* monotonic */
+	uint64_t requests;
+	uint64_t bytes_served;
+	uint64_t saves;
+	uint64_t save_failures;
+	int64_t last_save_unix;
+	int last_save_error; /* errno of the last save, 0 if it succeeded */
+	const char *seed_file;
+	int encrypted;
+	int clone_suspected;
+};
+
+struct server_opts {
+	unsigned max_clients;
+	unsigned idle_timeout_s; /* 0: never */
+	const uid_t *allow_uid;
+	size_t n_allow_uid;
+	const gid_t *allow_gid;
+	size_t n_allow_gid;
+};
+
+/*
+ * Binds a SOCK_SEQPACKET socket to path without listening yet. A stale socket
+ * file is replaced; a live one, or any other file, is an error. Returns the
+ * fd or -errno with a message in why.
+ */
+int server_bind(const char *path, char *why, size_t whylen);
+
+/* Serves the listening socket fd on base; takes ownership of fd. */
+struct server *server_new(struct event_base *base, int fd, struct pool *pool,
+			  const struct server_opts *opts, struct seedd_stats *stats);
+
+void server_free(struct server *s);
+
+unsigned server_clients(const struct server *s);
+
+#endif

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * seedd wire protocol (private to this project).
+ *
+ * SOCK_SEQPACKET over AF_UNIX, one message per request and per reply, host
+ * byte order (both ends are on one host). Every message starts with the fixed
+ * header; the payload follows and holds at most SEEDD_PROTO_MAX_PAYLOAD bytes.
+ *
+ *   GET_SEED   request: struct seedd_get_req   reply: `bytes` fresh bytes
+ *   PUT_SEED   request: 1..MAX bytes to mix     reply: empty
+ *   STATUS     request: empty                   reply: struct seedd_status_info
+ *
+ * A reply echoes the opcode and carries a status; a non-OK reply has no
+ * payload. The daemon answers a malformed request with an error reply and
+ * closes the connection.
+ */
+#ifndef SEEDD_PROTOCOL_H
+#define SEEDD_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SEEDD_PROTO_VERSION 1
+#define SEEDD_PROTO_MAX_PAYLOAD 1024
+
+enum seedd_op {
+	SEEDD_OP_GET_SEED = 1,
+	SEEDD_OP_PUT_SEED = 2,
+	SEEDD_OP_STATUS = 3,
+};
+
+enum seedd_status {
+	SEEDD_ST_OK = 0,
+	SEEDD_ST_MALFORMED = 1, /* truncated, oversized or inconsistent */
+	SEEDD_ST_VERSION = 2,   /* unsupported protocol version */
+	SEEDD_ST_OPCODE = 3,    /* unknown opcode */
+	SEEDD_ST_RANGE = 4,     /* GET_SEED size outside 1..MAX */
+	SEEDD_ST_BUSY = 5,      /* too many clients */
+	SEEDD_ST_DENIED = 6,    /* peer not allowed */
+	SEEDD_ST_INTERNAL = 7,  /* the daemon could not produce output */
+};
+
+struct seedd_hdr {
+	uint8_t version;
+	uint8_t opcode;
+	uint16_t status;
+	uint32_t length; /* payload bytes after the header */
+};
+_Static_assert(sizeof(struct seedd_hdr) == 8, "wire header is 8 bytes");
+
+struct seedd_get_req {
+	uint32_t bytes;
+};
+_Static_assert(sizeof(struct seedd_get_req) == 4, "GET_SEED request is 4 bytes");
+
+#define SEEDD_STATUS_SEEDED (1u << 0)
+#define SEEDD_STATUS_LAST_SAVE_OK (1u << 1)
+#define SEEDD_STATUS_ENCRYPTED (1u << 2)
+#define SEEDD_STATUS_CLONE_SUSPECTED (1u << 3)
+
+struct seedd_status_info {
+	uint64_t uptime_s;
+	uint64_t requests;
+	uint64_t bytes_served;
+	int64_t last_save_unix;  /* 0: never saved */
+	uint32_t clients;
+	uint32_t seed_size;
+	uint32_t flags;          /* SEEDD_STATUS_* */
+	int32_t last_save_error; /* errno of the last failed save, else 0 */
+	uint64_t saves;
+	uint64_t save_failures;
+	char version[16];        /* NUL-terminated */
+	char seed_file[512];     /* NUL-terminated, truncated if longer */
+};
+_Static_assert(sizeof(struct seedd_status_info) == 592, "status payload is 592 bytes");
+_Static_assert(sizeof(struct seedd_status_info) <= SEEDD_PROTO_MAX_PAYLOAD, "status fits a message");
+
+#define SEEDD_PROTO_MAX_MSG (sizeof(struct seedd_hdr) + SEEDD_PROTO_MAX_PAYLOAD)
+
+/* A parsed message: points into the buffer it was parsed from. */
+struct proto_msg {
+	struct seedd_hdr hdr;
+	const uint8_t *payload;
+	size_t len;
+};
+
+/*
+ * Checks a received request: size, version, opcode and the payload rules of
+ * its opcode. Returns SEEDD_ST_OK with *msg filled in, or the status to
+ * reply with.
+ */
+enum seedd_status proto_parse_request(const void *buf, size_t n, struct proto_msg *msg);
+
+/*
+ * Checks a received reply to a request with opcode op. Returns 0 with *msg
+ * filled in, -EPROTO when malformed, or a negative errno for an error status.
+ */
+int proto_parse_reply(const void *buf, size_t n, uint8_t op, struct proto_msg *msg);
+
+/* Writes a header to buf; returns sizeof(struct seedd_hdr). */
+size_t proto_put_hdr(void *buf, uint8_t op, uint16_t status, uint32_t length);
+
+/* Maps an error status to a negative errno value. */
+int proto_status_errno(uint16_t status);
+
+/* A short English name for a status, for messages. */
+const char *proto_status_str(uint16_t status);
+
+#endif
