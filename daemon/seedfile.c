@@ -69,13 +69,18 @@ void seedfile_close(struct seedfile *sf)
 int seedfile_lock(struct seedfile *sf, pid_t *holder)
 {
 	char name[NAME_MAX + 1], pid[32];
-	int n, fd;
+	int n, fd, writable = 1;
 
 	*holder = 0;
 	n = snprintf(name, sizeof(name), "%s.lock", sf->base);
 	if (n < 0 || (size_t)n >= sizeof(name))
 		return -ENAMETOOLONG;
 	fd = openat(sf->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	/* A read-only dir: lock anyway, so that the failure comes from the write. */
+	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
+		writable = 0;
+		fd = openat(sf->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+	}
 	if (fd < 0)
 		return -errno;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -90,7 +95,7 @@ int seedfile_lock(struct seedfile *sf, pid_t *holder)
 		return r;
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+	if (writable && (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)) {
 		int r = -errno;
 
 		close(fd);
@@ -100,7 +105,7 @@ int seedfile_lock(struct seedfile *sf, pid_t *holder)
 
 	/* We hold the lock, so a temp file can only be a killed writer's. */
 	if (tmp_name(name, sizeof(name), sf->base) == 0 && unlinkat(sf->dirfd, name, 0) < 0 &&
-	    errno != ENOENT)
+	    errno != ENOENT && errno != EROFS)
 		return -errno;
 	return 0;
 }

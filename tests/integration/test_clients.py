@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""libseedclient and seedctl against the real seedd."""
+
+import os
+import re
+import socket
+import struct
+import subprocess
+import threading
+import time
+
+from seeddtest import (Daemon, check, connect, get_req, main, msg, parse_reply, raw_get,
+                       read_file, write_seed, OP_GET, OP_PUT, OP_STATUS, ST_OK, ST_MALFORMED,
+                       ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL, SCTOOL, HDR)
+
+EXPORTED = {"seedclient_nv_seed_read", "seedclient_nv_seed_write", "seedclient_entropy_poll",
+            "seedclient_read"}
+
+
+def test_concurrent_clients(tmp):
+    """100 concurrent clients (50 processes, 50 threads) x 10 reads: all distinct."""
+    d = Daemon(tmp)
+    old = write_seed(d.seed_file)
+    d.start()
+    procs = [subprocess.Popen([SCTOOL, "read", "64", "10"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=d.client_env())
+             for _ in range(50)]
+    threads = subprocess.Popen([SCTOOL, "threads", "50", "10", "64"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=d.client_env())
+    lines = []
+    for p in procs + [threads]:
+        out, err = p.communicate(timeout=60)
+        check(p.returncode == 0, "client failed: %s" % err)
+        lines += out.split()
+    check(len(lines) == 1000, "got %d results" % len(lines))
+    check(all(len(x) == 128 for x in lines), "a result is not 64 bytes")
+    check(len(set(lines)) == 1000, "only %d distinct of 1000" % len(set(lines)))
+    new = read_file(d.seed_file)
+    check(old.hex() not in lines and new.hex() not in lines, "the seedfile was served")
+    check(d.status()["requests"] == 1000, d.status())
+    check(d.stop() == 0)
+    check(read_file(d.seed_file).hex() not in lines)
+
+
+def test_fork(tmp):
+    d = Daemon(tmp).start()
+    r = d.sctool("fork", 5, 32)
+    lines = r.stdout.split("\n")
+    parent = [l.split()[1] for l in lines if l.startswith("parent ")]
+    child = [l.split()[1] for l in lines if l.startswith("child ")]
+    check(len(parent) == 7 and len(child) == 5, r.stdout)
+    check(len(set(parent + child)) == 12, "parent and child got equal bytes")
+
+
+def test_no_daemon_fails_fast(tmp):
+    for sock in (tmp / "nothing-here.sock", None):
+        env = dict(os.environ, SEEDD_SOCKET=sock or tmp / "stale.sock")
+        if sock is None:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.bind(tmp / "stale.sock")
+            s.close()
+        for mode, rc in (("fail", -1), ("failpoll", -0x3C)):
+            out = subprocess.run([SCTOOL, mode, "64"], capture_output=True, text=True, env=env,
+                                 timeout=10).stdout
+            f = dict(kv.split("=") for kv in out.split())
+            check(int(f["rc"]) == rc, "%s: %s" % (mode, out))
+            check(float(f["ms"]) < 100, "%s took %s ms without a daemon" % (mode, f["ms"]))
+            check(f["zeroed"] == "1", "%s left bytes in the buffer" % mode)
+            if mode == "failpoll":
+                check(f["olen"] == "0", out)
+
+
+def hung_server(path, accept):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(path)
+    s.listen(16)
+    held = []
+    if accept:
+        def loop():
+            while True:
+                try:
+                    c, _ = s.accept()
+                    held.append(c)
+                except OSError:
+                    return
+        threading.Thread(target=loop, daemon=True).start()
+    return s, held
+
+
+def test_hung_daemon_times_out(tmp):
+    for accept in (True, False):
+        path = tmp / ("hung-%d.sock" % accept)
+        s, _ = hung_server(path, accept)
+        env = dict(os.environ, SEEDD_SOCKET=path, SEEDD_TIMEOUT_MS="300")
+        out = subprocess.run([SCTOOL, "fail", "64"], capture_output=True, text=True, env=env,
+                             timeout=10).stdout
+        f = dict(kv.split("=") for kv in out.split())
+        check(f["rc"] == "-1" and f["zeroed"] == "1", out)
+        ms = float(f["ms"])
+        check(290 <= ms < 1000, "hung daemon (accept=%s): failed after %.1f ms, timeout 300"
+              % (accept, ms))
+        s.close()
+
+
+def test_malformed_datagrams(tmp):
+    d = Daemon(tmp).start()
+    cases = [
+        (b"\x01", ST_MALFORMED),
+        (HDR.pack(1, OP_GET, 0, 0xFFFFFFFF) + b"\0" * 4, ST_MALFORMED),
+        (HDR.pack(1, OP_PUT, 0, 0x7FFFFFFF), ST_MALFORMED),
+        (msg(OP_PUT, b"\x55" * 70000 - 0 if False else b"\x55" * 70000), ST_MALFORMED),
+        (msg(99), ST_OPCODE),
+        (msg(OP_STATUS, version=7), ST_VERSION),
+        (msg(OP_GET, struct.pack("=I", 0)), ST_RANGE),
+        (msg(OP_GET, struct.pack("=I", 1025)), ST_RANGE),
+        (msg(OP_GET, b"\1\0"), ST_MALFORMED),
+    ]
+    for data, status in cases:
+        s = connect(d.sock)
+        s.send(data)
+        _, st, payload = parse_reply(s.recv(65536))
+        check(st == status, "%r...: status %d, expected %d" % (data[:12], st, status))
+        check(payload == b"")
+        # The same connection still works after an error reply.
+        raw_get(s, 16)
+        s.close()
+    # An empty message closes the connection; a peer closing mid-request is harmless.
+    s = connect(d.sock)
+    s.send(b"")
+    check(s.recv(100) == b"", "empty message did not close the connection")
+    for _ in range(50):
+        s = connect(d.sock)
+        s.send(get_req(1024))
+        s.close()
+    s = connect(d.sock)
+    s.send(HDR.pack(1, OP_GET, 0, 4))
+    s.close()
+    check(d.alive(), "seedd died")
+    d.sctool("read", 64, 5)
+    st = d.status()
+    check(st["clients"] == 1, "connections leaked: %s" % st)
+    check(d.stop() == 0)
+
+
+def test_put_mixes(tmp):
+    d = Daemon(tmp).start()
+    d.sctool("write", 64)
+    d.sctool("write", 3000)
+    check(d.status()["requests"] == 1 + 3, d.status())
+    d.sctool("read", 64, 2)
+    check(d.stop() == 0)
+    check(read_file(d.seed_file) != b"\x5a" * 64)
+
+
+def test_entropy_poll_with_path(tmp):
+    d = Daemon(tmp).start()
+    a = d.sctool("poll", 128).stdout.strip()
+    b = d.sctool("poll", 128).stdout.strip()
+    check(len(a) == 256 and a != b)
+
+
+def test_idle_reconnect(tmp):
+    """The daemon closes idle connections; the library reconnects transparently."""
+    d = Daemon(tmp, "--idle-timeout", "1").start()
+    s = connect(d.sock)
+    time.sleep(1.6)
+    check(s.recv(100) == b"", "idle connection not closed")
+    code = ("import ctypes,os,time\n"
+            "l=ctypes.CDLL(os.environ['LIBSEEDCLIENT'])\n"
+            "b=ctypes.create_string_buffer(32)\n"
+            "out=[]\n"
+            "for i in range(3):\n"
+            "  assert l.seedclient_nv_seed_read(b,32)==32\n"
+            "  out.append(b.raw.hex()); time.sleep(1.5)\n"
+            "print(' '.join(out))\n")
+    r = subprocess.run(["python3", "-c", code], capture_output=True, text=True,
+                       env=d.client_env(), timeout=30)
+    check(r.returncode == 0, r.stderr)
+    check(len(set(r.stdout.split())) == 3)
+    check(d.status()["requests"] == 3)
+
+
+def test_max_clients(tmp):
+    d = Daemon(tmp, "--max-clients", "3").start()
+    held = []
+    # The readiness probe's connection may not be reaped yet: retry until admitted.
+    deadline = time.monotonic() + 5
+    while len(held) < 3 and time.monotonic() < deadline:
+        s = connect(d.sock)
+        try:
+            raw_get(s, 8)
+            held.append(s)
+        except (OSError, AssertionError):
+            s.close()
+            time.sleep(0.05)
+    check(len(held) == 3, "could not hold 3 connections")
+    extra = connect(d.sock)
+    try:
+        extra.send(get_req(8))
+    except BrokenPipeError:
+        pass  # refused before the request: the refusal is still queued
+    _, st, _ = parse_reply(extra.recv(100))
+    check(st == ST_BUSY, "extra client got status %d" % st)
+    r = d.sctool("read", 8, 1, check_rc=False)
+    check(r.returncode != 0)
+    for s in held:
+        raw_get(s, 8)
+    held[0].close()
+    time.sleep(0.1)
+    d.sctool("read", 8, 1)
+
+
+def test_library_symbols(tmp):
+    lib = os.environ["LIBSEEDCLIENT"]
+    out = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True, text=True,
+                         check=True).stdout
+    syms = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.split()[1] in "TDBRW"}
+    syms.discard("SEEDCLIENT_0")
+    check(syms == EXPORTED, "exported: %s" % sorted(syms))
+    dyn = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True, check=True).stdout
+    needed = [l.split("[")[1].rstrip("]") for l in dyn.splitlines() if "(NEEDED)" in l]
+    check(needed == ["libc.so.6"], "libseedclient needs %s" % needed)
+    check("Library soname: [libseedclient.so.0]" in dyn, dyn)
+    # No global constructors: only the toolchain's own frame_dummy entry.
+    sizes = re.findall(r"\(INIT_ARRAYSZ\)\s+(\d+) \(bytes\)", dyn)
+    check(sizes in ([], ["8"]), "constructors in the library: INIT_ARRAYSZ %s" % sizes)
+
+
+def test_seedctl(tmp):
+    d = Daemon(tmp).start()
+    r = d.seedctl("get")
+    check(r.returncode == 0 and len(r.stdout.strip()) == 64, r)
+    r = d.seedctl("get", "--bytes", "3000")
+    check(r.returncode == 0 and len(r.stdout.strip()) == 6000, r.stderr)
+    r = subprocess.run([SEEDCTL, "--socket", d.sock, "get", "--raw", "--bytes", "100"],
+                       capture_output=True, timeout=10)
+    check(r.returncode == 0 and len(r.stdout) == 100)
+    for bad in (["get", "--bytes", "0"], ["get", "--bytes", "x"], ["frobnicate"], [],
+                ["status", "extra"], ["provision"], ["provision", tmp / "p", "--bytes", "48"]):
+        r = d.seedctl(*bad)
+        check(r.returncode == 2 and r.stderr, "%s: exit %d" % (bad, r.returncode))
+    r = d.seedctl("status")
+    check(r.returncode == 0 and "healthy" in r.stdout and d.seed_file in r.stdout, r.stdout)
+    st = d.status()
+    for k in ("version", "protocol", "seeded", "seed_file", "seed_size", "last_save_unix",
+              "last_save_ok", "uptime_s", "requests", "bytes_served", "clients"):
+        check(k in st, "JSON lacks %s" % k)
+    check(st["seed_file"] == d.seed_file and st["seed_size"] == 64 and st["seeded"])
+    check(st["bytes_served"] == 32 + 3000 + 100, st)
+    r = d.seedctl("wait", "--timeout", "2")
+    check(r.returncode == 0)
+    d.stop()
+    r = d.seedctl("status")
+    check(r.returncode == 3 and "cannot reach" in r.stderr, r)
+    r = d.seedctl("get")
+    check(r.returncode == 3, r)
+    t0 = time.monotonic()
+    r = d.seedctl("wait", "--timeout", "1")
+    took = time.monotonic() - t0
+    check(r.returncode == 3 and 0.9 < took < 3, "wait: exit %d after %.2fs" % (r.returncode, took))
+    # wait returns once a daemon starting later answers.
+    w = subprocess.Popen([SEEDCTL, "--socket", d.sock, "wait", "--timeout", "10"])
+    time.sleep(0.3)
+    Daemon(tmp).start()
+    check(w.wait(10) == 0)
+
+
+def test_provision(tmp):
+    p = tmp / "new-seed"
+    r = subprocess.run([SEEDCTL, "provision", p], capture_output=True, text=True)
+    check(r.returncode == 0, r.stderr)
+    first = read_file(p)
+    check(len(first) == 64 and os.stat(p).st_mode & 0o777 == 0o600)
+    r = subprocess.run([SEEDCTL, "provision", p], capture_output=True, text=True)
+    check(r.returncode == 1 and "--force" in r.stderr, r)
+    check(read_file(p) == first, "overwritten without --force")
+    r = subprocess.run([SEEDCTL, "provision", p, "--force", "--bytes", "32"], capture_output=True,
+                       text=True)
+    check(r.returncode == 0 and len(read_file(p)) == 32, r.stderr)
+    check(sorted(os.listdir(tmp.path)) == ["new-seed", "new-seed.lock"], os.listdir(tmp.path))
+    # The daemon accepts what provision wrote, and provision refuses a file in use.
+    d = Daemon(tmp, "--no-create", seed_file=p).start()
+    r = subprocess.run([SEEDCTL, "provision", p, "--force"], capture_output=True, text=True)
+    check(r.returncode == 1 and "in use" in r.stderr, r)
+    r = subprocess.run([SEEDCTL, "provision", os.path.join(tmp.path, "no-dir", "seed")], capture_output=True,
+                       text=True)
+    check(r.returncode == 1 and "no-dir" in r.stderr, r)
+
+
+if __name__ == "__main__":
+    main(globals())
