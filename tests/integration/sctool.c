@@ -3,7 +3,7 @@
  * Test client: calls libseedclient exactly as applications do and prints
  * what it got, one hex line per call, for the integration tests to check.
  *
- *   sctool read N COUNT          COUNT x seedclient_nv_seed_read(N)
+ *   sctool read N COUNT [MS]     COUNT x seedclient_nv_seed_read(N), MS apart
  *   sctool threads T COUNT N     T threads, each COUNT reads of N bytes
  *   sctool fork COUNT N          read, fork, parent and child read COUNT each
  *   sctool poll N                seedclient_entropy_poll(SEEDD_SOCKET path)
@@ -40,11 +40,15 @@ static void hexline(const char *tag, const unsigned char *b, size_t n)
 	pthread_mutex_unlock(&out_lock);
 }
 
+static int pause_ms;
+
 static int read_n(const char *tag, int times)
 {
 	unsigned char buf[MAXN];
 
 	for (int i = 0; i < times; i++) {
+		if (i && pause_ms)
+			usleep((useconds_t)pause_ms * 1000);
 		int r = seedclient_nv_seed_read(buf, n_bytes);
 
 		if (r != (int)n_bytes) {
@@ -96,8 +100,9 @@ int main(int argc, char **argv)
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!strcmp(cmd, "read") && argc == 4) {
+	if (!strcmp(cmd, "read") && (argc == 4 || argc == 5)) {
 		n_bytes = arg_size(argv[2]);
+		pause_ms = argc == 5 ? atoi(argv[4]) : 0;
 		return read_n("", atoi(argv[3]));
 	}
 	if (!strcmp(cmd, "threads") && argc == 5) {

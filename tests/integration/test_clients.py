@@ -166,18 +166,8 @@ def test_idle_reconnect(tmp):
     s = connect(d.sock)
     time.sleep(1.6)
     check(s.recv(100) == b"", "idle connection not closed")
-    code = ("import ctypes,os,time\n"
-            "l=ctypes.CDLL(os.environ['LIBSEEDCLIENT'])\n"
-            "b=ctypes.create_string_buffer(32)\n"
-            "out=[]\n"
-            "for i in range(3):\n"
-            "  assert l.seedclient_nv_seed_read(b,32)==32\n"
-            "  out.append(b.raw.hex()); time.sleep(1.5)\n"
-            "print(' '.join(out))\n")
-    r = subprocess.run(["python3", "-c", code], capture_output=True, text=True,
-                       env=d.client_env(), timeout=30)
-    check(r.returncode == 0, r.stderr)
-    check(len(set(r.stdout.split())) == 3)
+    out = d.sctool("read", 32, 3, 1500).stdout.split()
+    check(len(out) == 3 and len(set(out)) == 3, out)
     check(d.status()["requests"] == 3)
 
 
@@ -207,8 +197,10 @@ def test_max_clients(tmp):
     for s in held:
         raw_get(s, 8)
     held[0].close()
-    time.sleep(0.1)
-    d.sctool("read", 8, 1)
+    deadline = time.monotonic() + 5
+    while d.sctool("read", 8, 1, check_rc=False).returncode != 0:
+        check(time.monotonic() < deadline, "a freed slot was never given to a new client")
+        time.sleep(0.05)
 
 
 def test_library_symbols(tmp):
@@ -220,11 +212,15 @@ def test_library_symbols(tmp):
     check(syms == EXPORTED, "exported: %s" % sorted(syms))
     dyn = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True, check=True).stdout
     needed = [l.split("[")[1].rstrip("]") for l in dyn.splitlines() if "(NEEDED)" in l]
+    # Sanitizer builds add their runtimes and constructors; nothing else may appear.
+    runtimes = [n for n in needed if re.match(r"lib(asan|ubsan)\.so", n)]
+    needed = [n for n in needed if n not in runtimes]
     check(needed == ["libc.so.6"], "libseedclient needs %s" % needed)
     check("Library soname: [libseedclient.so.0]" in dyn, dyn)
-    # No global constructors: only the toolchain's own frame_dummy entry.
-    sizes = re.findall(r"\(INIT_ARRAYSZ\)\s+(\d+) \(bytes\)", dyn)
-    check(sizes in ([], ["8"]), "constructors in the library: INIT_ARRAYSZ %s" % sizes)
+    if not runtimes:
+        # No global constructors: only the toolchain's own frame_dummy entry.
+        sizes = re.findall(r"\(INIT_ARRAYSZ\)\s+(\d+) \(bytes\)", dyn)
+        check(sizes in ([], ["8"]), "constructors in the library: INIT_ARRAYSZ %s" % sizes)
 
 
 def test_seedctl(tmp):
