@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +32,15 @@ int systemd_listen_fd(char *why, size_t whylen)
 			 "the socket systemd passed is not a listening AF_UNIX SOCK_SEQPACKET socket "
 			 "(use ListenSequentialPacket=)");
 		return -EINVAL;
+	}
+	/* systemd passes a blocking socket; the server accepts in batches until EAGAIN. */
+	int flags = fcntl(SD_LISTEN_FDS_START, F_GETFL);
+
+	if (flags < 0 || fcntl(SD_LISTEN_FDS_START, F_SETFL, flags | O_NONBLOCK) < 0) {
+		n = -errno;
+		snprintf(why, whylen, "cannot make the socket systemd passed non-blocking: %s",
+			 strerror(errno));
+		return n;
 	}
 	return SD_LISTEN_FDS_START;
 }
