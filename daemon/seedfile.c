@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -110,6 +111,46 @@ int seedfile_lock(struct seedfile *sf, pid_t *holder)
 	return 0;
 }
 
+/* How many different values a[0..n) takes. */
+static size_t distinct(const uint8_t *a, size_t n)
+{
+	uint8_t seen[256] = { 0 };
+	size_t d = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		d += !seen[a[i]];
+		seen[a[i]] = 1;
+	}
+	return d;
+}
+
+int seedfile_screen(const uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+	uint8_t step[SEEDFILE_MAX];
+	size_t d, n = len < SEEDFILE_MAX ? len : SEEDFILE_MAX;
+
+	/* n random bytes take about 0.9 n distinct values for n <= 64: half is far out. */
+	d = distinct(buf, n);
+	if (d < n / 2) {
+		snprintf(why, whylen,
+			 "only %zu distinct byte values in %zu bytes (at least %zu expected): not a random seed",
+			 d, n, n / 2);
+		return -EINVAL;
+	}
+	if (n < 2)
+		return 0;
+	for (size_t i = 1; i < n; i++)
+		step[i - 1] = (uint8_t)(buf[i] - buf[i - 1]);
+	d = distinct(step, n - 1);
+	if (d < n / 2) {
+		snprintf(why, whylen,
+			 "only %zu distinct steps between neighbouring bytes (at least %zu expected): a counter or pattern, not a random seed",
+			 d, n / 2);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
 	size_t i;
@@ -124,6 +165,91 @@ int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whyle
 		snprintf(why, whylen, "all %zu bytes are equal: not a random seed", len);
 		return -EINVAL;
 	}
+	return seedfile_screen(buf, len, why, whylen);
+}
+
+/*
+ * Opens name in dirfd for reading after the checks every secret file gets:
+ * no symlink, a regular file, owned by uid, no access for group or others.
+ * Returns the fd with *st filled in, or -errno with why set.
+ */
+static int open_checked(int dirfd, const char *name, uid_t uid, unsigned flags, struct stat *st,
+			char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = -1;
+	mode_t forbidden = (flags & SEEDFILE_ROOT_OK) ? 007 : 077;
+	int r;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		r = -errno;
+		if (errno == ELOOP)
+			snprintf(why, whylen, "is a symbolic link; refusing to follow it");
+		else
+			snprintf(why, whylen, "cannot open: %s", strerror(errno));
+		return r == -ELOOP ? -EINVAL : r;
+	}
+	if (fstat(fd, st) < 0) {
+		snprintf(why, whylen, "cannot stat: %s", strerror(errno));
+		return -errno;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		snprintf(why, whylen, "is not a regular file");
+		return -EINVAL;
+	}
+	if (st->st_uid != uid && !((flags & SEEDFILE_ROOT_OK) && st->st_uid == 0)) {
+		snprintf(why, whylen, "is owned by uid %u, not by uid %u that seedd runs as",
+			 (unsigned)st->st_uid, (unsigned)uid);
+		return -EINVAL;
+	}
+	if (st->st_mode & forbidden) {
+		snprintf(why, whylen,
+			 "has mode %04o: group or others can access it (chmod 600 it, or provision a new one)",
+			 (unsigned)(st->st_mode & 07777));
+		return -EINVAL;
+	}
+	r = fd;
+	fd = -1;
+	return r;
+}
+
+static int read_full(int fd, uint8_t *buf, size_t len, char *why, size_t whylen)
+{
+	ssize_t n;
+
+	do {
+		n = pread(fd, buf, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		snprintf(why, whylen, "cannot read: %s", strerror(errno));
+		return -errno;
+	}
+	if ((size_t)n != len) {
+		snprintf(why, whylen, "changed size while being read");
+		return -EIO;
+	}
+	return 0;
+}
+
+int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uint8_t *buf,
+		     size_t cap, size_t *len, char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r;
+
+	fd = open_checked(dirfd, name, uid, flags, &st, why, whylen);
+	if (fd < 0)
+		return fd;
+	if ((uint64_t)st.st_size > cap) {
+		snprintf(why, whylen, "has %lld bytes; too large to be a seed or key file",
+			 (long long)st.st_size);
+		return -EINVAL;
+	}
+	r = read_full(fd, buf, (size_t)st.st_size, why, whylen);
+	if (r < 0)
+		return r;
+	*len = (size_t)st.st_size;
 	return 0;
 }
 
@@ -132,54 +258,24 @@ int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], siz
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
-	ssize_t n;
+	int r;
 
-	fd = openat(sf->dirfd, sf->base, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0) {
-		int r = -errno;
-
-		if (errno == ELOOP)
-			snprintf(why, whylen, "is a symbolic link; refusing to follow it");
-		else
-			snprintf(why, whylen, "cannot open: %s", strerror(errno));
-		return r == -ELOOP ? -EINVAL : r;
-	}
-	if (fstat(fd, &st) < 0) {
-		snprintf(why, whylen, "cannot stat: %s", strerror(errno));
-		return -errno;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(why, whylen, "is not a regular file");
-		return -EINVAL;
-	}
-	if (st.st_uid != uid) {
-		snprintf(why, whylen, "is owned by uid %u, not by uid %u that seedd runs as",
-			 (unsigned)st.st_uid, (unsigned)uid);
-		return -EINVAL;
-	}
-	if (st.st_mode & 077) {
-		snprintf(why, whylen,
-			 "has mode %04o: group or others can access it (chmod 600 it, or provision a new one)",
-			 (unsigned)(st.st_mode & 07777));
-		return -EINVAL;
-	}
+	fd = open_checked(sf->dirfd, sf->base, uid, 0, &st, why, whylen);
+	if (fd < 0)
+		return fd;
 	if (!seedfile_size_ok((size_t)st.st_size)) {
 		snprintf(why, whylen, "has %lld bytes; a seed file holds exactly 32 or 64",
 			 (long long)st.st_size);
 		return -EINVAL;
 	}
-	do {
-		n = pread(fd, buf, (size_t)st.st_size, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0) {
-		snprintf(why, whylen, "cannot read: %s", strerror(errno));
-		return -errno;
-	}
-	if (seedfile_check_bytes(buf, (size_t)n, why, whylen) < 0) {
+	r = read_full(fd, buf, (size_t)st.st_size, why, whylen);
+	if (r < 0)
+		return r;
+	if (seedfile_check_bytes(buf, (size_t)st.st_size, why, whylen) < 0) {
 		explicit_bzero(buf, SEEDFILE_MAX);
 		return -EINVAL;
 	}
-	*len = (size_t)n;
+	*len = (size_t)st.st_size;
 	return 0;
 }
 
@@ -234,4 +330,68 @@ int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t le
 int seedfile_store(struct seedfile *sf, const uint8_t *buf, size_t len)
 {
 	return seedfile_write_at(sf->dirfd, sf->base, buf, len, 0);
+}
+
+static int machine_name(const struct seedfile *sf, char name[NAME_MAX + 1])
+{
+	int n = snprintf(name, NAME_MAX + 1, "%s.machine", sf->base);
+
+	return n < 0 || n > NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+int seedfile_machine_load(struct seedfile *sf, uint8_t hash[SEEDFILE_MACHINE_SIZE])
+{
+	char name[NAME_MAX + 1], hex[2 * SEEDFILE_MACHINE_SIZE + 2];
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+	int r;
+
+	r = machine_name(sf, name);
+	if (r < 0)
+		return r;
+	fd = openat(sf->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return errno == ENOENT ? -ENOENT : -EINVAL;
+	do {
+		n = read(fd, hex, sizeof(hex));
+	} while (n < 0 && errno == EINTR);
+	/* Exactly the hex digits and a newline. */
+	if (n != (ssize_t)sizeof(hex) - 1 || hex[n - 1] != '\n')
+		return -EINVAL;
+	for (size_t i = 0; i < 2 * SEEDFILE_MACHINE_SIZE; i++)
+		if (!isxdigit((unsigned char)hex[i]))
+			return -EINVAL;
+	for (size_t i = 0; i < SEEDFILE_MACHINE_SIZE; i++) {
+		char pair[3] = { hex[2 * i], hex[2 * i + 1], '\0' };
+
+		hash[i] = (uint8_t)strtoul(pair, NULL, 16);
+	}
+	return 0;
+}
+
+int seedfile_machine_store(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE])
+{
+	char name[NAME_MAX + 1], hex[2 * SEEDFILE_MACHINE_SIZE + 2];
+	int r;
+
+	r = machine_name(sf, name);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < SEEDFILE_MACHINE_SIZE; i++)
+		snprintf(hex + 2 * i, 3, "%02x", hash[i]);
+	hex[2 * SEEDFILE_MACHINE_SIZE] = '\n';
+	return seedfile_write_at(sf->dirfd, name, (const uint8_t *)hex, sizeof(hex) - 1, 0);
+}
+
+int seedfile_machine_remove(struct seedfile *sf)
+{
+	char name[NAME_MAX + 1];
+	int r;
+
+	r = machine_name(sf, name);
+	if (r < 0)
+		return r;
+	if (unlinkat(sf->dirfd, name, 0) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return fsync(sf->dirfd) < 0 ? -errno : 0;
 }

@@ -58,7 +58,45 @@ int seedfile_store(struct seedfile *sf, const uint8_t *buf, size_t len);
  */
 int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t len, unsigned flags);
 
-/* Validates bytes already read: size and not all bytes equal. */
+/*
+ * Validates bytes already read: size, not all bytes equal, and the quality
+ * screen of seedfile_screen().
+ */
 int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whylen);
+
+/*
+ * A cheap screen against seeds that are plainly not random: too few distinct
+ * byte values, or too few distinct steps between neighbours (counters,
+ * ramps), for the length. Random input fails it with odds below 1e-15.
+ */
+int seedfile_screen(const uint8_t *buf, size_t len, char *why, size_t whylen);
+
+/* Flags for seedfile_read_at(). */
+#define SEEDFILE_ROOT_OK 1u /* also accept root as owner and group bits (a systemd credential) */
+
+/*
+ * Reads a small secret file (a seedfile in either format, or a key) with the
+ * checks of seedfile_load() except the size: no symlink, a regular file owned
+ * by uid, no access for group or others, at most cap bytes. Returns 0 with
+ * *len set, -ENOENT if missing, -EINVAL when refused, or another -errno; why
+ * says which, in words.
+ */
+int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uint8_t *buf,
+		     size_t cap, size_t *len, char *why, size_t whylen);
+
+/* Bytes of the machine hash kept in "<seedfile>.machine" for raw seedfiles. */
+#define SEEDFILE_MACHINE_SIZE 32
+
+/*
+ * Reads the hash of the machine that last wrote a raw seedfile from its
+ * sibling "<seedfile>.machine" (hex). 0, -ENOENT, or -EINVAL if malformed.
+ */
+int seedfile_machine_load(struct seedfile *sf, uint8_t hash[SEEDFILE_MACHINE_SIZE]);
+
+/* Replaces "<seedfile>.machine" atomically and durably; 0 or -errno. */
+int seedfile_machine_store(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE]);
+
+/* Removes "<seedfile>.machine" (once the seed is encrypted); 0 or -errno. */
+int seedfile_machine_remove(struct seedfile *sf);
 
 #endif
