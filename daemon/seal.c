@@ -1,0 +1,281 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Encryption at rest of the seedfile (format in seal.h). With daemon/pool.c,
+ * the only file that includes Mbed TLS headers; it uses only the GCM and MD
+ * interfaces, which are the same in Mbed TLS 2.28 and 3.x.
+ *
+ * One key file yields three subkeys by HMAC-SHA-256 with distinct labels:
+ * the AES-256-GCM key, the key that derives nonces, and the public key id.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <mbedtls/gcm.h>
+#include <mbedtls/md.h>
+
+#include "seal.h"
+
+#define NONCE_SIZE 12
+#define VERSION 1
+#define CIPHER_AES256GCM 1
+
+static const uint8_t magic[8] = { 's', 'e', 'e', 'd', 'd', 'e', 'n', 'c' };
+
+struct seal_key {
+	uint8_t enc[32];
+	uint8_t nonce[32];
+	uint8_t id[SEAL_KEY_ID_SIZE];
+};
+
+static int hmac(const uint8_t *key, size_t klen, const uint8_t *a, size_t alen, const uint8_t *b,
+		size_t blen, uint8_t out[32])
+{
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	mbedtls_md_context_t ctx;
+	int r;
+
+	if (!md)
+		return -EIO;
+	mbedtls_md_init(&ctx);
+	r = mbedtls_md_setup(&ctx, md, 1);
+	if (r == 0)
+		r = mbedtls_md_hmac_starts(&ctx, key, klen);
+	if (r == 0)
+		r = mbedtls_md_hmac_update(&ctx, a, alen);
+	if (r == 0 && blen)
+		r = mbedtls_md_hmac_update(&ctx, b, blen);
+	if (r == 0)
+		r = mbedtls_md_hmac_finish(&ctx, out);
+	mbedtls_md_free(&ctx);
+	return r ? -EIO : 0;
+}
+
+static int derive(const uint8_t raw[SEAL_KEY_SIZE], const char *label, uint8_t out[32])
+{
+	return hmac(raw, SEAL_KEY_SIZE, (const uint8_t *)label, strlen(label), NULL, 0, out);
+}
+
+struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE])
+{
+	struct seal_key *k;
+	uint8_t id[32];
+
+	k = mmap(NULL, sizeof(*k), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (k == MAP_FAILED)
+		return NULL;
+	/* Best effort: keep the keys out of swap and core dumps. */
+	(void)mlock(k, sizeof(*k));
+	(void)madvise(k, sizeof(*k), MADV_DONTDUMP);
+	if (derive(raw, "seedd v1 encryption key", k->enc) < 0 ||
+	    derive(raw, "seedd v1 nonce key", k->nonce) < 0 ||
+	    derive(raw, "seedd v1 key id", id) < 0) {
+		seal_key_free(k);
+		return NULL;
+	}
+	memcpy(k->id, id, sizeof(k->id));
+	return k;
+}
+
+struct seal_key *seal_key_load(const char *path, uid_t uid, unsigned flags, char *why,
+			       size_t whylen)
+{
+	uint8_t raw[SEAL_MAX];
+	struct seal_key *k = NULL;
+	size_t len = 0;
+	int r;
+
+	r = seedfile_read_at(AT_FDCWD, path, uid, flags, raw, sizeof(raw), &len, why, whylen);
+	if (r == 0 && len != SEAL_KEY_SIZE) {
+		snprintf(why, whylen, "has %zu bytes; a key file holds exactly %d", len,
+			 SEAL_KEY_SIZE);
+		r = -EINVAL;
+	}
+	if (r == 0)
+		r = seedfile_check_bytes(raw, len, why, whylen);
+	if (r == 0) {
+		k = seal_key_new(raw);
+		if (!k)
+			snprintf(why, whylen, "cannot derive the keys: out of memory");
+	}
+	explicit_bzero(raw, sizeof(raw));
+	return k;
+}
+
+void seal_key_free(struct seal_key *k)
+{
+	if (!k)
+		return;
+	explicit_bzero(k, sizeof(*k));
+	munlock(k, sizeof(*k));
+	munmap(k, sizeof(*k));
+}
+
+const uint8_t *seal_key_id(const struct seal_key *k)
+{
+	return k->id;
+}
+
+static size_t sealed_size(size_t seed_len)
+{
+	return SEAL_HDR_SIZE + seed_len + SEAL_HASH_SIZE + SEAL_TAG_SIZE;
+}
+
+int seal_parse(const uint8_t *buf, size_t len, struct seal_info *info, char *why, size_t whylen)
+{
+	int has_magic = len >= sizeof(magic) && memcmp(buf, magic, sizeof(magic)) == 0;
+
+	*info = (struct seal_info){ 0 };
+	if (!has_magic) {
+		if (!seedfile_size_ok(len)) {
+			snprintf(why, whylen,
+				 "has %zu bytes; a seed file holds exactly 32 or 64, or is encrypted by seedd",
+				 len);
+			return -EINVAL;
+		}
+		info->seed_len = len;
+		return seedfile_check_bytes(buf, len, why, whylen);
+	}
+	/* A raw seed starts with the magic with odds of 2^-64: this is a cut-off encrypted file. */
+	if (len < SEAL_HDR_SIZE) {
+		snprintf(why, whylen, "is an encrypted seed file truncated to %zu bytes", len);
+		return -EINVAL;
+	}
+	if (buf[8] != VERSION) {
+		snprintf(why, whylen,
+			 "is an encrypted seed file of format version %u; this seedd reads version %u",
+			 buf[8], VERSION);
+		return -EINVAL;
+	}
+	if (buf[9] != CIPHER_AES256GCM || !seedfile_size_ok(buf[10]) || buf[11] != 0) {
+		snprintf(why, whylen, "is an encrypted seed file with a malformed header");
+		return -EINVAL;
+	}
+	if (len != sealed_size(buf[10])) {
+		snprintf(why, whylen, "is an encrypted seed file %s: %zu bytes, expected %zu",
+			 len < sealed_size(buf[10]) ? "truncated" : "with trailing data", len,
+			 sealed_size(buf[10]));
+		return -EINVAL;
+	}
+	info->encrypted = 1;
+	info->seed_len = buf[10];
+	memcpy(info->key_id, buf + 12, SEAL_KEY_ID_SIZE);
+	return 0;
+}
+
+static int gcm(const struct seal_key *k, int encrypt, const uint8_t *hdr, const uint8_t *in,
+	       size_t len, uint8_t *out, uint8_t *tag)
+{
+	mbedtls_gcm_context ctx;
+	int r;
+
+	mbedtls_gcm_init(&ctx);
+	r = mbedtls_gcm_setkey(&ctx, MBEDTLS_CIPHER_ID_AES, k->enc, 256);
+	if (r == 0 && encrypt)
+		r = mbedtls_gcm_crypt_and_tag(&ctx, MBEDTLS_GCM_ENCRYPT, len, hdr + 20, NONCE_SIZE,
+					      hdr, SEAL_HDR_SIZE, in, out, SEAL_TAG_SIZE, tag);
+	else if (r == 0)
+		r = mbedtls_gcm_auth_decrypt(&ctx, len, hdr + 20, NONCE_SIZE, hdr, SEAL_HDR_SIZE,
+					     tag, SEAL_TAG_SIZE, in, out);
+	mbedtls_gcm_free(&ctx);
+	if (r == MBEDTLS_ERR_GCM_AUTH_FAILED)
+		return -EBADMSG;
+	return r ? -EIO : 0;
+}
+
+int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len,
+	      uint8_t seed[SEEDFILE_MAX], size_t *seed_len, uint8_t machine[SEAL_HASH_SIZE],
+	      char *why, size_t whylen)
+{
+	uint8_t plain[SEEDFILE_MAX + SEAL_HASH_SIZE], tag[SEAL_TAG_SIZE];
+	struct seal_info info;
+	size_t n;
+	int r;
+
+	r = seal_parse(buf, len, &info, why, whylen);
+	if (r < 0)
+		return r;
+	if (!info.encrypted) {
+		snprintf(why, whylen, "is not encrypted");
+		return -EINVAL;
+	}
+	if (memcmp(info.key_id, k->id, SEAL_KEY_ID_SIZE) != 0) {
+		snprintf(why, whylen,
+			 "is encrypted with a different key (or its key id was altered): wrong key");
+		return -EINVAL;
+	}
+	n = info.seed_len + SEAL_HASH_SIZE;
+	memcpy(tag, buf + SEAL_HDR_SIZE + n, SEAL_TAG_SIZE);
+	r = gcm(k, 0, buf, buf + SEAL_HDR_SIZE, n, plain, tag);
+	if (r == -EBADMSG) {
+		snprintf(why, whylen,
+			 "fails authentication: the file was tampered with or corrupted");
+		return -EINVAL;
+	}
+	if (r < 0) {
+		snprintf(why, whylen, "cannot be decrypted: Mbed TLS GCM failed");
+		return r;
+	}
+	r = seedfile_check_bytes(plain, info.seed_len, why, whylen);
+	if (r == 0) {
+		memcpy(seed, plain, info.seed_len);
+		memcpy(machine, plain + info.seed_len, SEAL_HASH_SIZE);
+		*seed_len = info.seed_len;
+	}
+	explicit_bzero(plain, sizeof(plain));
+	return r;
+}
+
+int seal_seal(const struct seal_key *k, const uint8_t *seed, size_t seed_len,
+	      const uint8_t machine[SEAL_HASH_SIZE], uint8_t out[SEAL_MAX])
+{
+	uint8_t plain[SEEDFILE_MAX + SEAL_HASH_SIZE], nonce[32];
+	size_t n = seed_len + SEAL_HASH_SIZE;
+	int r;
+
+	if (!seedfile_size_ok(seed_len))
+		return -EINVAL;
+	memcpy(out, magic, sizeof(magic));
+	out[8] = VERSION;
+	out[9] = CIPHER_AES256GCM;
+	out[10] = (uint8_t)seed_len;
+	out[11] = 0;
+	memcpy(out + 12, k->id, SEAL_KEY_ID_SIZE);
+	memcpy(plain, seed, seed_len);
+	memcpy(plain + seed_len, machine, SEAL_HASH_SIZE);
+
+	/* Synthetic nonce: it repeats only with the same header and plaintext, revealing nothing. */
+	r = hmac(k->nonce, sizeof(k->nonce), out, 20, plain, n, nonce);
+	if (r == 0) {
+		memcpy(out + 20, nonce, NONCE_SIZE);
+		r = gcm(k, 1, out, plain, n, out + SEAL_HDR_SIZE, out + SEAL_HDR_SIZE + n);
+	}
+	explicit_bzero(plain, sizeof(plain));
+	explicit_bzero(nonce, sizeof(nonce));
+	return r < 0 ? -EIO : (int)sealed_size(seed_len);
+}
+
+int seal_machine_hash(const uint8_t *id, size_t len, uint8_t out[SEAL_HASH_SIZE])
+{
+	static const char label[] = "seedd v1 machine id";
+	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
+	mbedtls_md_context_t ctx;
+	int r;
+
+	if (!md)
+		return -EIO;
+	mbedtls_md_init(&ctx);
+	r = mbedtls_md_setup(&ctx, md, 0);
+	if (r == 0)
+		r = mbedtls_md_starts(&ctx);
+	if (r == 0)
+		r = mbedtls_md_update(&ctx, (const uint8_t *)label, sizeof(label));
+	if (r == 0)
+		r = mbedtls_md_update(&ctx, id, len);
+	if (r == 0)
+		r = mbedtls_md_finish(&ctx, out);
+	mbedtls_md_free(&ctx);
+	return r ? -EIO : 0;
+}
