@@ -43,6 +43,8 @@ struct pool {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
 	struct seedfile *sf;
+	int (*store)(void *ctx, const uint8_t *seed, size_t len);
+	void *store_ctx;
 	uint8_t seed[SEEDFILE_MAX];
 	size_t seed_len;
 };
@@ -77,7 +79,7 @@ static int platform_source(void *data, unsigned char *out, size_t len, size_t *o
 /* Stores a new seed and makes it the one the seed source hands out. */
 static int pool_store(struct pool *p, const uint8_t *buf, size_t len)
 {
-	int r = seedfile_store(p->sf, buf, len);
+	int r = p->store ? p->store(p->store_ctx, buf, len) : seedfile_store(p->sf, buf, len);
 
 	if (r == 0) {
 		memcpy(p->seed, buf, len);
@@ -170,6 +172,8 @@ struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
 		return NULL;
 	}
 	p->sf = sf;
+	p->store = opts->store;
+	p->store_ctx = opts->store_ctx;
 	memcpy(p->seed, seed, len);
 	p->seed_len = len;
 	mbedtls_entropy_init(&p->entropy);
@@ -186,6 +190,15 @@ struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
 		snprintf(why, whylen, "cannot add entropy source: Mbed TLS error -0x%04x",
 			 (unsigned)-r);
 		goto fail;
+	}
+	if (opts->identity_len) {
+		r = mbedtls_entropy_update_manual(&p->entropy, opts->identity, opts->identity_len);
+		if (r != 0) {
+			snprintf(why, whylen,
+				 "cannot mix in the machine identity: Mbed TLS error -0x%04x",
+				 (unsigned)-r);
+			goto fail;
+		}
 	}
 
 #if POOL_NV_SEED
