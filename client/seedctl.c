@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: MIT
 /* seedctl: health queries, fresh bytes and seed provisioning from the command line. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "seedclient.h"
+#include "seal.h"
 #include "seedd-protocol.h"
 #include "seedfile.h"
 #include "util.h"
@@ -23,6 +26,8 @@ enum {
 };
 
 #define GET_MAX 65536
+#define PROVISION_MAX 100000
+#define BATCH_NAME "seedfile-%06u" /* fits PROVISION_MAX */
 #define WAIT_POLL_MS 100
 
 static const char *socket_path;
@@ -39,8 +44,14 @@ static void usage(FILE *f)
 		"  status [--json]                       health of the daemon (exit 0 healthy,\n"
 		"                                        1 degraded, 3 unreachable)\n"
 		"  get [--bytes N] [--raw]               N fresh bytes (default 32), hex or raw\n"
-		"  provision PATH [--bytes 32|64] [--force]\n"
-		"                                        write a new seed file from getrandom(2)\n"
+		"  provision PATH [--bytes 32|64] [--force] [--stdin]\n"
+		"                                        write a new seed file from getrandom(2),\n"
+		"                                        or from 32 or 64 bytes on stdin\n"
+		"  provision --count N --out-dir DIR [--bytes 32|64] [--force]\n"
+		"                                        write N distinct seed files DIR/seedfile-NNNNNN\n"
+		"  check PATH [--key-file KEY] [--owner UID]\n"
+		"                                        validate a seed file offline (exit 0 ok,\n"
+		"                                        1 refused); KEY verifies an encrypted one\n"
 		"  wait [--timeout SEC]                  wait until the daemon answers (default 30)\n"
 		"\n"
 		"Options:\n"
@@ -256,29 +267,13 @@ static int cmd_get(int argc, char **argv)
 	return rc;
 }
 
-static int cmd_provision(int argc, char **argv)
+/* Writes one seed to path, holding the seedfile lock so a running seedd is not overwritten. */
+static int provision_one(const char *path, const uint8_t *seed, size_t bytes, int force)
 {
-	static const struct option opts[] = { COMMON_OPTS, { "bytes", required_argument, NULL, 'b' },
-					      { "force", no_argument, NULL, 'f' }, { 0 } };
-	uint8_t seed[SEEDFILE_MAX];
 	struct seedfile sf;
-	uint64_t bytes = SEEDFILE_MAX;
 	char why[512];
-	const char *path;
-	int force = 0, c, rc = EXIT_OK, r;
 	pid_t holder;
-
-	while ((c = next_opt(argc, argv, opts, &rc)) != -1) {
-		if (c == -2)
-			return rc;
-		if (c == 'f')
-			force = 1;
-		else if (parse_u64(optarg, 32, 64, &bytes) < 0 || !seedfile_size_ok(bytes))
-			return usage_error("provision: --bytes must be 32 or 64, not '%s'", optarg);
-	}
-	if (optind + 1 != argc)
-		return usage_error("provision: expected one seed file PATH");
-	path = argv[optind];
+	int r;
 
 	if (seedfile_open(&sf, path, why, sizeof(why)) < 0) {
 		fprintf(stderr, "seedctl: %s\n", why);
@@ -294,25 +289,272 @@ static int cmd_provision(int argc, char **argv)
 		seedfile_close(&sf);
 		return EXIT_FAIL;
 	}
-	if (getrandom(seed, bytes, 0) != (ssize_t)bytes) {
-		fprintf(stderr, "seedctl: getrandom: %s\n", strerror(errno));
-		rc = EXIT_FAIL;
-	} else if (seedfile_check_bytes(seed, bytes, why, sizeof(why)) < 0) {
-		fprintf(stderr, "seedctl: the platform RNG gave a bad seed: %s\n", why);
-		rc = EXIT_FAIL;
-	} else {
-		r = seedfile_write_at(sf.dirfd, sf.base, seed, bytes, force ? 0 : SEEDFILE_NOREPLACE);
-		if (r == -EEXIST)
-			fprintf(stderr, "seedctl: %s exists; use --force to replace it\n", path);
-		else if (r < 0)
-			fprintf(stderr, "seedctl: cannot write %s: %s\n", path, strerror(-r));
-		else
-			printf("wrote a new %u-byte seed to %s\n", (unsigned)bytes, path);
-		rc = r < 0 ? EXIT_FAIL : EXIT_OK;
-	}
-	explicit_bzero(seed, sizeof(seed));
+	r = seedfile_write_at(sf.dirfd, sf.base, seed, bytes, force ? 0 : SEEDFILE_NOREPLACE);
+	if (r == -EEXIST)
+		fprintf(stderr, "seedctl: %s exists; use --force to replace it\n", path);
+	else if (r < 0)
+		fprintf(stderr, "seedctl: cannot write %s: %s\n", path, strerror(-r));
 	seedfile_close(&sf);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int random_seed(uint8_t *seed, size_t bytes)
+{
+	char why[256];
+	ssize_t n;
+
+	do {
+		n = getrandom(seed, bytes, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)bytes) {
+		fprintf(stderr, "seedctl: getrandom: %s\n", n < 0 ? strerror(errno) : "short read");
+		return -1;
+	}
+	if (seedfile_check_bytes(seed, bytes, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: the platform RNG gave a bad seed: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a seed from a provisioning host or HSM on stdin: all of it, 32 or 64 bytes. */
+static int stdin_seed(uint8_t seed[SEEDFILE_MAX], uint64_t want, size_t *bytes)
+{
+	uint8_t buf[SEEDFILE_MAX + 1];
+	char why[256];
+	size_t len = 0;
+	ssize_t n;
+
+	if (isatty(STDIN_FILENO)) {
+		fprintf(stderr, "seedctl: refusing to read a seed from a terminal; pipe it in\n");
+		return -1;
+	}
+	while (len < sizeof(buf)) {
+		n = read(STDIN_FILENO, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "seedctl: cannot read stdin: %s\n", strerror(errno));
+			explicit_bzero(buf, sizeof(buf));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > SEEDFILE_MAX)
+		snprintf(why, sizeof(why), "more than %d bytes; a seed file holds exactly 32 or 64",
+			 SEEDFILE_MAX);
+	else if (want && len != want)
+		snprintf(why, sizeof(why), "%zu bytes, not the %llu of --bytes", len,
+			 (unsigned long long)want);
+	else if (seedfile_check_bytes(buf, len, why, sizeof(why)) == 0)
+		why[0] = '\0';
+	if (why[0]) {
+		fprintf(stderr, "seedctl: refusing the seed on stdin: %s\n", why);
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	memcpy(seed, buf, len);
+	*bytes = len;
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+static size_t cmp_len;
+
+static int cmp_seed(const void *a, const void *b)
+{
+	return memcmp(a, b, cmp_len);
+}
+
+/* N per-device seedfiles for an image pipeline: all checked distinct before any is written. */
+static int provision_batch(const char *dir, uint64_t count, size_t bytes, int force)
+{
+	char name[64];
+	_cleanup_close_ int dirfd = -1;
+	uint8_t *seeds;
+	size_t size = (size_t)count * bytes;
+	int rc = EXIT_FAIL, r;
+	uint64_t i, written = 0;
+	struct stat st;
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		fprintf(stderr, "seedctl: cannot open directory %s: %s\n", dir, strerror(errno));
+		return EXIT_FAIL;
+	}
+	for (i = 1; i <= count && !force; i++) {
+		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i);
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			fprintf(stderr, "seedctl: %s/%s exists; use --force to replace it\n", dir,
+				name);
+			return EXIT_FAIL;
+		}
+	}
+	seeds = malloc(size);
+	if (!seeds) {
+		fprintf(stderr, "seedctl: out of memory\n");
+		return EXIT_FAIL;
+	}
+	for (i = 0; i < count; i++)
+		if (random_seed(seeds + i * bytes, bytes) < 0)
+			goto out;
+	/* Equal seeds mean a broken RNG (odds 2^-256 otherwise): write none of them. */
+	cmp_len = bytes;
+	qsort(seeds, (size_t)count, bytes, cmp_seed);
+	for (i = 1; i < count; i++) {
+		if (memcmp(seeds + (i - 1) * bytes, seeds + i * bytes, bytes) == 0) {
+			fprintf(stderr,
+				"seedctl: the platform RNG gave two equal seeds; wrote nothing\n");
+			goto out;
+		}
+	}
+	for (i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i + 1);
+		r = seedfile_write_at(dirfd, name, seeds + i * bytes, bytes,
+				      force ? 0 : SEEDFILE_NOREPLACE);
+		if (r < 0) {
+			fprintf(stderr, "seedctl: cannot write %s/%s: %s (%llu of %llu written)\n",
+				dir, name, strerror(-r), (unsigned long long)written,
+				(unsigned long long)count);
+			goto out;
+		}
+		written++;
+	}
+	printf("wrote %llu distinct %zu-byte seed files to %s (" BATCH_NAME " .. " BATCH_NAME ")\n",
+	       (unsigned long long)count, bytes, dir, 1u, (unsigned)count);
+	rc = EXIT_OK;
+out:
+	explicit_bzero(seeds, size);
+	free(seeds);
 	return rc;
+}
+
+static int cmd_provision(int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTS,
+					      { "bytes", required_argument, NULL, 'b' },
+					      { "force", no_argument, NULL, 'f' },
+					      { "stdin", no_argument, NULL, 'i' },
+					      { "count", required_argument, NULL, 'n' },
+					      { "out-dir", required_argument, NULL, 'o' }, { 0 } };
+	uint8_t seed[SEEDFILE_MAX];
+	uint64_t bytes = 0, count = 0;
+	const char *path, *out_dir = NULL;
+	int force = 0, from_stdin = 0, c, rc = EXIT_OK, r;
+	size_t len = SEEDFILE_MAX;
+
+	while ((c = next_opt(argc, argv, opts, &rc)) != -1) {
+		if (c == -2)
+			return rc;
+		if (c == 'f')
+			force = 1;
+		else if (c == 'i')
+			from_stdin = 1;
+		else if (c == 'o')
+			out_dir = optarg;
+		else if (c == 'n' && parse_u64(optarg, 1, PROVISION_MAX, &count) < 0)
+			return usage_error("provision: --count '%s' is not a number in 1..%d",
+					   optarg, PROVISION_MAX);
+		else if (c == 'b' &&
+			 (parse_u64(optarg, 32, 64, &bytes) < 0 || !seedfile_size_ok(bytes)))
+			return usage_error("provision: --bytes must be 32 or 64, not '%s'", optarg);
+	}
+	if (!count != !out_dir)
+		return usage_error("provision: --count and --out-dir go together");
+	if (count) {
+		if (from_stdin)
+			return usage_error("provision: --stdin gives one seed, not --count");
+		if (optind != argc)
+			return usage_error("provision: --out-dir replaces PATH");
+		return provision_batch(out_dir, count, bytes ? bytes : SEEDFILE_MAX, force);
+	}
+	if (optind + 1 != argc)
+		return usage_error("provision: expected one seed file PATH");
+	path = argv[optind];
+
+	if (bytes)
+		len = bytes;
+	r = from_stdin ? stdin_seed(seed, bytes, &len) : random_seed(seed, len);
+	rc = r < 0 ? EXIT_FAIL : provision_one(path, seed, len, force);
+	if (rc == EXIT_OK)
+		printf("wrote a new %zu-byte seed%s to %s\n", len, from_stdin ? " from stdin" : "",
+		       path);
+	explicit_bzero(seed, sizeof(seed));
+	return rc;
+}
+
+static void print_hex(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", b[i]);
+}
+
+/* Offline validation for image CI: exit 0 ok, 1 refused, 2 usage. */
+static int cmd_check(int argc, char **argv)
+{
+	static const struct option opts[] = { COMMON_OPTS,
+					      { "key-file", required_argument, NULL, 'k' },
+					      { "owner", required_argument, NULL, 'u' }, { 0 } };
+	uint8_t buf[SEAL_MAX], seed[SEEDFILE_MAX], machine[SEAL_HASH_SIZE];
+	struct seal_key *key = NULL;
+	struct seal_info info;
+	struct seedfile sf;
+	const char *path, *key_file = NULL;
+	uint64_t owner = geteuid();
+	char why[512];
+	size_t n = 0, seed_len;
+	int c, rc = EXIT_OK, r;
+
+	while ((c = next_opt(argc, argv, opts, &rc)) != -1) {
+		if (c == -2)
+			return rc;
+		if (c == 'k')
+			key_file = optarg;
+		else if (parse_u64(optarg, 0, (uint32_t)-2, &owner) < 0)
+			return usage_error("check: --owner '%s' is not a numeric uid", optarg);
+	}
+	if (optind + 1 != argc)
+		return usage_error("check: expected one seed file PATH");
+	path = argv[optind];
+
+	if (seedfile_open(&sf, path, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: %s: refused: %s\n", path, why);
+		return EXIT_FAIL;
+	}
+	r = seedfile_read_at(sf.dirfd, sf.base, (uid_t)owner, 0, buf, sizeof(buf), &n, why,
+			     sizeof(why));
+	seedfile_close(&sf);
+	if (r == 0)
+		r = seal_parse(buf, n, &info, why, sizeof(why));
+	if (r == 0 && key_file) {
+		key = seal_key_load(key_file, geteuid(), SEEDFILE_ROOT_OK, why, sizeof(why));
+		if (!key) {
+			fprintf(stderr, "seedctl: refusing key file %s: %s\n", key_file, why);
+			explicit_bzero(buf, sizeof(buf));
+			return EXIT_FAIL;
+		}
+		if (info.encrypted)
+			r = seal_open(key, buf, n, seed, &seed_len, machine, why, sizeof(why));
+		explicit_bzero(seed, sizeof(seed));
+		seal_key_free(key);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0) {
+		fprintf(stderr, "seedctl: %s: refused: %s\n", path, why);
+		return EXIT_FAIL;
+	}
+	if (!info.encrypted) {
+		printf("%s: ok: raw %zu-byte seed, not encrypted%s\n", path, info.seed_len,
+		       key_file ? " (seedd encrypts it with this key on its first update)" : "");
+		return EXIT_OK;
+	}
+	printf("%s: ok: encrypted, format 1, AES-256-GCM, %zu-byte seed, key id ", path,
+	       info.seed_len);
+	print_hex(info.key_id, sizeof(info.key_id));
+	printf(key_file ? ", verified with %s\n" : ", not verified (no --key-file)\n", key_file);
+	return EXIT_OK;
 }
 
 static int cmd_wait(int argc, char **argv)
@@ -361,6 +603,7 @@ int main(int argc, char **argv)
 		{ "status", cmd_status },
 		{ "get", cmd_get },
 		{ "provision", cmd_provision },
+		{ "check", cmd_check },
 		{ "wait", cmd_wait },
 	};
 	int c, rc = EXIT_OK;
