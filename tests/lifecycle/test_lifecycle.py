@@ -1,0 +1,473 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Seed lifecycle: provisioning, encryption at rest and clone detection."""
+
+import json
+import os
+import subprocess
+
+from seeddtest import Daemon, Skip, check, connect, main, raw_get, read_file, write_seed, SEEDCTL
+
+MAGIC = b"seeddenc"
+HDR = 32
+TAG = 16
+HASH = 32
+
+
+def sealed_size(seed_len):
+    return HDR + seed_len + HASH + TAG
+
+
+def seedctl(*args, stdin=b""):
+    r = subprocess.run([SEEDCTL] + [str(a) for a in args], input=stdin, capture_output=True,
+                       timeout=60)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def write_key(path, data=None, mode=0o600):
+    return write_seed(path, os.urandom(32) if data is None else data, mode)
+
+
+def write_machine_id(path, ident):
+    with open(path, "w") as f:
+        f.write(ident + "\n")
+    return path
+
+
+def snapshot(path):
+    st = os.lstat(path)
+    data = read_file(path) if os.path.isfile(path) and not os.path.islink(path) else None
+    return data, st.st_ino, st.st_mode, st.st_mtime_ns
+
+
+def expect_untouched(path, before):
+    check(snapshot(path) == before, "%s was modified" % path)
+
+
+def daemon(tmp, *args, machine="m1", key=None, name="seedfile", sock="seedd.sock", **kw):
+    mid = write_machine_id(tmp / ("machine-id-" + machine), machine * 8) if machine else None
+    extra = []
+    if mid:
+        extra += ["--machine-id-file", mid]
+    if key:
+        extra += ["--key-file", key]
+    return Daemon(tmp, *(extra + list(args)), seed_file=tmp / name, sock=tmp / sock, **kw)
+
+
+def run_once(d):
+    """Starts, waits until serving, stops with SIGTERM; returns the log."""
+    d.start()
+    check(d.stop() == 0, "seedd did not stop cleanly:\n%s" % d.log())
+    return d.log()
+
+
+def expect_refused(d, words):
+    before = snapshot(d.seed_file) if os.path.lexists(d.seed_file) else None
+    code, log = d.run_to_exit()
+    check(code == 1, "exit code %d, expected 1:\n%s" % (code, log))
+    for w in words:
+        check(w in log, "message lacks %r:\n%s" % (w, log))
+    if before is not None:
+        expect_untouched(d.seed_file, before)
+    return log
+
+
+# --- provisioning ----------------------------------------------------------------------------
+
+def test_provision_stdin(tmp):
+    for n in (32, 64):
+        seed = os.urandom(n)
+        path = tmp / ("seed%d" % n)
+        rc, out, err = seedctl("provision", "--stdin", path, stdin=seed)
+        check(rc == 0, "provision --stdin %d failed (%d): %s" % (n, rc, err))
+        check(read_file(path) == seed, "stored seed differs from stdin")
+        check(os.stat(path).st_mode & 0o777 == 0o600, "mode is not 0600")
+        rc, out, err = seedctl("check", path)
+        check(rc == 0 and "ok: raw %d-byte seed" % n in out, "check: %d %s %s" % (rc, out, err))
+    # --bytes must agree with what arrives.
+    rc, _, err = seedctl("provision", "--stdin", "--bytes", "32", tmp / "x", stdin=os.urandom(64))
+    check(rc == 1 and "not the 32 of --bytes" in err, "--bytes mismatch: %d %s" % (rc, err))
+    check(not os.path.exists(tmp / "x"), "refused seed was written")
+
+
+def test_provision_stdin_refusals(tmp):
+    path = tmp / "seedfile"
+    cases = [
+        (b"", "0 bytes"),
+        (os.urandom(31), "31 bytes"),
+        (os.urandom(33), "33 bytes"),
+        (os.urandom(65), "more than 64 bytes"),
+        (os.urandom(4096), "more than 64 bytes"),
+        (b"\x5a" * 64, "all 64 bytes are equal"),
+        (bytes(range(64)), "distinct steps"),
+        (bytes(range(0, 256, 8)), "distinct steps"),
+        (b"\x01\x02\x03\x04" * 16, "distinct byte values"),
+        (os.urandom(8) * 4, "distinct byte values"),
+    ]
+    for data, words in cases:
+        rc, _, err = seedctl("provision", "--stdin", path, stdin=data)
+        check(rc == 1, "input %r: exit %d, expected 1" % (data[:8], rc))
+        check(words in err and "refusing the seed on stdin" in err,
+              "input %r: message lacks %r: %s" % (data[:8], words, err))
+        check(not os.path.exists(path), "a refused seed was written")
+    # A refused input never touches an existing file, even with --force.
+    write_seed(path)
+    before = snapshot(path)
+    for data, _ in cases:
+        rc, _, _ = seedctl("provision", "--stdin", "--force", path, stdin=data)
+        check(rc == 1, "--force with bad input: exit %d" % rc)
+        expect_untouched(path, before)
+
+
+def test_provision_no_overwrite(tmp):
+    path = tmp / "seedfile"
+    old = write_seed(path)
+    before = snapshot(path)
+    rc, _, err = seedctl("provision", "--stdin", path, stdin=os.urandom(64))
+    check(rc == 1 and "use --force" in err, "overwrite without --force: %d %s" % (rc, err))
+    expect_untouched(path, before)
+    rc, _, err = seedctl("provision", path)
+    check(rc == 1, "provision over an existing file: exit %d" % rc)
+    expect_untouched(path, before)
+    new = os.urandom(64)
+    rc, _, err = seedctl("provision", "--stdin", "--force", path, stdin=new)
+    check(rc == 0 and read_file(path) == new and new != old, "--force: %d %s" % (rc, err))
+
+
+def test_provision_running_daemon_refused(tmp):
+    d = daemon(tmp).start()
+    before = read_file(d.seed_file)
+    rc, _, err = seedctl("provision", "--stdin", "--force", d.seed_file, stdin=os.urandom(64))
+    check(rc == 1 and "in use by seedd" in err, "provision under a live seedd: %d %s" % (rc, err))
+    check(read_file(d.seed_file) == before, "seed file changed under the daemon")
+
+
+def test_provision_count(tmp):
+    out = tmp / "images"
+    os.mkdir(out)
+    rc, stdout, err = seedctl("provision", "--count", 200, "--out-dir", out, "--bytes", 32)
+    check(rc == 0, "provision --count failed (%d): %s" % (rc, err))
+    names = sorted(os.listdir(out))
+    check(names == ["seedfile-%06d" % i for i in range(1, 201)], "names: %s" % names[:5])
+    seeds = set()
+    for n in names:
+        p = os.path.join(out, n)
+        st = os.lstat(p)
+        check(st.st_mode & 0o7777 == 0o600, "%s has mode %o" % (n, st.st_mode))
+        check(st.st_size == 32, "%s has %d bytes" % (n, st.st_size))
+        seeds.add(read_file(p))
+        rc, _, err = seedctl("check", p)
+        check(rc == 0, "check %s: %s" % (n, err))
+    check(len(seeds) == 200, "only %d distinct seeds in 200 files" % len(seeds))
+    check(not any(n.startswith(".") for n in os.listdir(out)), "temp files left behind")
+
+    # Again without --force: refused before anything is written.
+    before = {n: snapshot(os.path.join(out, n)) for n in names}
+    rc, _, err = seedctl("provision", "--count", 200, "--out-dir", out)
+    check(rc == 1 and "exists" in err, "second batch without --force: %d %s" % (rc, err))
+    for n in names:
+        expect_untouched(os.path.join(out, n), before[n])
+    rc, _, err = seedctl("provision", "--count", 3, "--out-dir", out, "--force")
+    check(rc == 0, "--force batch failed: %s" % err)
+    check(all(read_file(os.path.join(out, n)) != before[n][0] for n in names[:3]),
+          "--force did not replace the files")
+
+    for args in (["--count", 3], ["--out-dir", out], ["--count", 0, "--out-dir", out],
+                 ["--count", 3, "--out-dir", out, "--stdin"],
+                 ["--count", 3, "--out-dir", out, tmp / "extra"],
+                 ["--count", "x", "--out-dir", out]):
+        rc, _, err = seedctl("provision", *args)
+        check(rc == 2, "provision %s: exit %d, expected 2 (usage)" % (args, rc))
+    rc, _, err = seedctl("provision", "--count", 2, "--out-dir", tmp / "missing")
+    check(rc == 1 and "cannot open directory" in err, "missing --out-dir: %d %s" % (rc, err))
+
+
+def test_check_refusals(tmp):
+    good = tmp / "good"
+    write_seed(good)
+    rc, out, _ = seedctl("check", good)
+    check(rc == 0 and "not encrypted" in out, "good seed: %d %s" % (rc, out))
+    setups = [
+        ("mode", lambda p: write_seed(p, mode=0o640), "mode 0640"),
+        ("size", lambda p: write_seed(p, os.urandom(48)), "48 bytes"),
+        ("empty", lambda p: write_seed(p, b""), "0 bytes"),
+        ("equal", lambda p: write_seed(p, b"\0" * 32), "all 32 bytes are equal"),
+        ("pattern", lambda p: write_seed(p, bytes(range(32))), "not a random seed"),
+        ("symlink", lambda p: os.symlink(good, p), "symbolic link"),
+        ("dir", lambda p: os.mkdir(p, 0o700), "not a regular file"),
+        ("truncated", lambda p: write_seed(p, MAGIC + os.urandom(56)), "truncated"),
+    ]
+    for name, setup, words in setups:
+        p = tmp / name
+        setup(p)
+        before = snapshot(p)
+        rc, _, err = seedctl("check", p)
+        check(rc == 1, "check %s: exit %d, expected 1" % (name, rc))
+        check(words in err and "refused" in err, "check %s: message lacks %r: %s"
+              % (name, words, err))
+        expect_untouched(p, before)
+    rc, _, err = seedctl("check", tmp / "missing")
+    check(rc == 1 and "No such file" in err, "missing file: %d %s" % (rc, err))
+    other = os.geteuid() + 1
+    rc, _, err = seedctl("check", "--owner", other, good)
+    check(rc == 1 and "owned by uid %d" % os.geteuid() in err, "--owner: %d %s" % (rc, err))
+    rc, _, err = seedctl("check", "--owner", os.geteuid(), good)
+    check(rc == 0, "--owner self: %d %s" % (rc, err))
+    for args in ([], [good, good], ["--owner", "nobody-x", good], ["--bogus", good]):
+        rc, _, _ = seedctl("check", *args)
+        check(rc == 2, "check %s: exit %d, expected 2" % (args, rc))
+
+
+# --- encryption at rest ----------------------------------------------------------------------
+
+def test_encrypt_new_seedfile(tmp):
+    key = tmp / "key"
+    write_key(key)
+    d = daemon(tmp, key=key)
+    run_once(d)
+    data = read_file(d.seed_file)
+    check(len(data) == sealed_size(64), "encrypted file has %d bytes" % len(data))
+    check(data[:8] == MAGIC and data[8] == 1 and data[9] == 1 and data[10] == 64,
+          "header: %s" % data[:12].hex())
+    check(os.stat(d.seed_file).st_mode & 0o777 == 0o600, "mode is not 0600")
+    check(not os.path.exists(d.seed_file + ".machine"), "raw-format sibling beside an encrypted seed")
+    rc, out, err = seedctl("check", d.seed_file)
+    check(rc == 0 and "encrypted" in out and "not verified" in out, "check: %s %s" % (out, err))
+    rc, out, err = seedctl("check", "--key-file", key, d.seed_file)
+    check(rc == 0 and "verified with" in out and "not verified" not in out,
+          "check --key-file: %s %s" % (out, err))
+    # Restarts read it back and write a fresh ciphertext (new seed, new nonce).
+    run_once(daemon(tmp, key=key))
+    data2 = read_file(d.seed_file)
+    check(len(data2) == len(data) and data2[:20] == data[:20] and data2[20:] != data[20:],
+          "second save did not produce a fresh ciphertext")
+
+
+def test_migrate_raw(tmp):
+    key = tmp / "key"
+    write_key(key)
+    for n in (32, 64):
+        name = "seed%d" % n
+        raw = write_seed(tmp / name, os.urandom(n))
+        d = daemon(tmp, key=key, name=name)
+        d.start()
+        st = d.status()
+        # NV seed builds store MBEDTLS_ENTROPY_BLOCK_SIZE bytes, so 32 may become 64.
+        size = st["seed_size"]
+        check(st["encrypted"] is True and size in (n, 64), "status: %s" % st)
+        check(d.stop() == 0, "stop failed")
+        log = d.log()
+        check("not encrypted; encrypting it with the first update" in log, "no notice:\n" + log)
+        check("migrated seed file" in log, "no migration line:\n" + log)
+        data = read_file(tmp / name)
+        check(len(data) == sealed_size(size) and data.startswith(MAGIC),
+              "not migrated: %d bytes" % len(data))
+        check(raw not in data and raw[:16] not in data, "raw seed visible in the encrypted file")
+        log = run_once(daemon(tmp, key=key, name=name))
+        check("migrated" not in log, "migrated twice:\n" + log)
+
+
+def test_no_key_stays_raw(tmp):
+    d = daemon(tmp)
+    raw = write_seed(d.seed_file)
+    d.start()
+    check(d.status()["encrypted"] is False, "status says encrypted without a key")
+    d.stop()
+    data = read_file(d.seed_file)
+    check(len(data) == 64 and data != raw and not data.startswith(MAGIC), "raw format changed")
+    m = read_file(d.seed_file + ".machine")
+    check(len(m) == 65 and m.endswith(b"\n"), "machine record: %r" % m)
+    int(m[:64], 16)
+
+
+def tamper(data, offset):
+    b = bytearray(data)
+    b[offset] ^= 0x01
+    return bytes(b)
+
+
+def test_encrypted_refusals(tmp):
+    key = tmp / "key"
+    write_key(key)
+    run_once(daemon(tmp, key=key))
+    good = read_file(tmp / "seedfile")
+    n = len(good)
+    other = tmp / "other.key"
+    write_key(other)
+    cases = [
+        ("ciphertext bit", tamper(good, HDR + 5), None, "tampered"),
+        ("machine hash bit", tamper(good, HDR + 64 + 3), None, "tampered"),
+        ("tag bit", tamper(good, n - 1), None, "tampered"),
+        ("nonce bit", tamper(good, 25), None, "tampered"),
+        ("reserved byte", tamper(good, 11), None, "malformed header"),
+        ("version", good[:8] + b"\x02" + good[9:], None, "format version 2"),
+        ("cipher", good[:9] + b"\x07" + good[10:], None, "malformed header"),
+        ("seed length", good[:10] + b"\x20" + good[11:], None, "trailing data"),
+        ("key id", tamper(good, 13), None, "wrong key"),
+        ("truncated tag", good[:-1], None, "truncated"),
+        ("truncated to 100", good[:100], None, "truncated"),
+        ("truncated to 64", good[:64], None, "truncated"),
+        ("truncated to 20", good[:20], None, "truncated"),
+        ("trailing data", good + b"\0", None, "has %d bytes; too large" % (n + 1)),
+        ("wrong key", good, other, "wrong key"),
+    ]
+    for what, data, k, words in cases:
+        write_seed(tmp / "seedfile", data)
+        d = daemon(tmp, key=k or key)
+        log = expect_refused(d, ["refusing seed file", words])
+        check("serving" not in log, "%s: served anyway" % what)
+        rc, _, err = seedctl("check", "--key-file", k or key, tmp / "seedfile")
+        check(rc == 1 and words in err, "check %s: %d %s" % (what, rc, err))
+    write_seed(tmp / "seedfile", good)
+    expect_refused(daemon(tmp), ["is encrypted, and no key is configured"])
+    # The untouched original still works.
+    run_once(daemon(tmp, key=key))
+
+
+def test_key_file_refusals(tmp):
+    d0 = daemon(tmp)
+    write_seed(d0.seed_file)
+    good = tmp / "good.key"
+    write_key(good)
+    os.symlink(good, tmp / "link.key")
+    os.mkdir(tmp / "dir.key")
+    cases = [
+        ("mode", lambda p: write_key(p, mode=0o644), "mode 0644"),
+        ("short", lambda p: write_key(p, os.urandom(31)), "31 bytes"),
+        ("long", lambda p: write_key(p, os.urandom(64)), "64 bytes; a key file holds exactly 32"),
+        ("equal", lambda p: write_key(p, b"k" * 32), "all 32 bytes are equal"),
+        ("pattern", lambda p: write_key(p, bytes(range(32))), "not a random seed"),
+    ]
+    for name, setup, words in cases:
+        setup(tmp / (name + ".key"))
+    cases += [("link", None, "symbolic link"), ("dir", None, "not a regular file"),
+              ("missing", None, "No such file")]
+    for name, _, words in cases:
+        d = daemon(tmp, key=tmp / (name + ".key"))
+        log = expect_refused(d, ["refusing key file", words])
+        check("%s.key" % name in log, "message does not name the key file:\n" + log)
+        rc, _, err = seedctl("check", "--key-file", tmp / (name + ".key"), d.seed_file)
+        check(rc == 1 and "refusing key file" in err, "check with key %s: %d %s" % (name, rc, err))
+
+
+def test_credential_key(tmp):
+    creds = tmp / "creds"
+    os.mkdir(creds, 0o700)
+    write_key(os.path.join(creds, "seedd.key"))
+    d = daemon(tmp, env={"CREDENTIALS_DIRECTORY": creds})
+    write_seed(d.seed_file)
+    d.start()
+    check(d.status()["encrypted"] is True, "credential key not used")
+    d.stop()
+    check(read_file(d.seed_file).startswith(MAGIC), "not encrypted with the credential")
+    rc, out, err = seedctl("check", "--key-file", os.path.join(creds, "seedd.key"), d.seed_file)
+    check(rc == 0 and "verified" in out, "check with the credential: %s" % err)
+    # An empty credentials directory means no key: raw stays raw.
+    os.unlink(os.path.join(creds, "seedd.key"))
+    write_seed(tmp / "raw")
+    run_once(daemon(tmp, name="raw", env={"CREDENTIALS_DIRECTORY": creds}))
+    check(len(read_file(tmp / "raw")) == 64, "raw seed changed format without a key")
+
+
+def test_daemon_screens_raw_seed(tmp):
+    d = daemon(tmp)
+    write_seed(d.seed_file, bytes(range(64)))
+    expect_refused(d, ["refusing seed file", "not a random seed"])
+
+
+# --- clone detection -------------------------------------------------------------------------
+
+def first_output(tmp, sub, seed, machine, *args):
+    os.mkdir(tmp / sub, 0o700)
+    path = os.path.join(tmp / sub, "seedfile")
+    write_seed(path, seed)
+    d = daemon(tmp, "--no-platform-entropy", *args, machine=machine,
+               name=os.path.join(sub, "seedfile"), sock=os.path.join(sub, "s.sock"))
+    d.start()
+    s = connect(d.sock)
+    out = raw_get(s, 64)
+    s.close()
+    d.stop()
+    return out, read_file(path)
+
+
+def test_clone_outputs_diverge(tmp):
+    seed = os.urandom(64)
+    a, fa = first_output(tmp, "a", seed, "a1")
+    b, fb = first_output(tmp, "b", seed, "b2")
+    same, fsame = first_output(tmp, "c", seed, "a1")
+    # Without platform entropy the pool is deterministic, so the test can fail:
+    check(a == same and fa == fsame, "same seed and machine id gave different outputs")
+    check(a != b, "clones with different machine ids served the same bytes")
+    check(fa != fb, "clones with different machine ids stored the same next seed")
+    print("clone test: same id %s == %s; other id %s" % (a[:8].hex(), same[:8].hex(), b[:8].hex()))
+
+
+def test_clone_outputs_diverge_encrypted(tmp):
+    key = tmp / "key"
+    write_key(key)
+    seed = os.urandom(64)
+    a, _ = first_output(tmp, "a", seed, "a1", "--key-file", key)
+    b, _ = first_output(tmp, "b", seed, "b2", "--key-file", key)
+    same, _ = first_output(tmp, "c", seed, "a1", "--key-file", key)
+    check(a == same, "same seed and machine id gave different outputs")
+    check(a != b, "clones with different machine ids served the same bytes")
+
+
+def clone_image(tmp, key=None):
+    """Runs a 'golden' machine, then boots its seedfile on another machine."""
+    golden = daemon(tmp, machine="g0", key=key)
+    write_seed(golden.seed_file)
+    run_once(golden)
+    same = daemon(tmp, machine="g0", key=key)
+    same.start()
+    check(same.status()["clone_suspected"] is False, "suspected on the same machine")
+    same.stop()
+    check("another machine" not in same.log(), "warned on the same machine:\n" + same.log())
+    clone = daemon(tmp, machine="c9", key=key)
+    clone.start()
+    st = clone.status()
+    check(st["clone_suspected"] is True, "clone not suspected: %s" % st)
+    r = clone.seedctl("status")
+    check("last updated on another machine" in r.stdout, "human status: %s" % r.stdout)
+    clone.stop()
+    check("was last updated on another machine" in clone.log(), "no warning:\n" + clone.log())
+    # The clone's update records its own id: the next start is quiet.
+    again = daemon(tmp, machine="c9", key=key)
+    again.start()
+    check(again.status()["clone_suspected"] is False, "still suspected after the update")
+    again.stop()
+
+
+def test_clone_detected_raw(tmp):
+    clone_image(tmp)
+
+
+def test_clone_detected_encrypted(tmp):
+    key = tmp / "key"
+    write_key(key)
+    clone_image(tmp, key)
+
+
+def test_machine_id_errors(tmp):
+    d = Daemon(tmp, "--machine-id-file", tmp / "nope")
+    write_seed(d.seed_file)
+    expect_refused(d, ["machine id file", "nope"])
+    empty = tmp / "empty-id"
+    open(empty, "w").close()
+    for content in ("", "uninitialized\n"):
+        with open(empty, "w") as f:
+            f.write(content)
+        expect_refused(Daemon(tmp, "--machine-id-file", empty), ["empty or uninitialized"])
+
+
+def test_status_json_keys(tmp):
+    d = daemon(tmp).start()
+    st = d.status()
+    check(st["encrypted"] is False and st["clone_suspected"] is False, "status: %s" % st)
+    check(st["last_save_unix"] > 0, "no last save time: %s" % st)
+    json.dumps(st)
+
+
+if __name__ == "__main__":
+    main(globals())
