@@ -21,6 +21,7 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
 static int conn_fd = -1;
 static pid_t conn_pid;
+static int conn_timeout_ms;
 static char conn_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 
 static void conn_drop(void)
@@ -62,19 +63,36 @@ static int conn_usable(const char *path)
 
 /* Called with conn_lock held. Returns the reply length or -errno. */
 static ssize_t conn_call(const char *path, const void *req, size_t reqlen, void *reply, size_t cap,
-			 int64_t deadline)
+			 int timeout_ms)
 {
+	int64_t deadline = now_ms() + timeout_ms;
+
 	for (;;) {
 		int cached = conn_usable(path);
 		ssize_t n;
+
+		/* $SEEDD_TIMEOUT_MS changed since the connection was made. */
+		if (cached && conn_timeout_ms != timeout_ms) {
+			if (sock_set_blocking(conn_fd, timeout_ms) < 0)
+				conn_drop();
+			else
+				conn_timeout_ms = timeout_ms;
+			cached = conn_fd >= 0;
+		}
 
 		if (!cached) {
 			int fd = sock_connect(path, deadline);
 
 			if (fd < 0)
 				return fd;
+			/* Connected without blocking; requests block, bounded by the timeout. */
+			if (sock_set_blocking(fd, timeout_ms) < 0) {
+				close(fd);
+				return -EIO;
+			}
 			conn_fd = fd;
 			conn_pid = getpid();
+			conn_timeout_ms = timeout_ms;
 			memcpy(conn_path, path, strlen(path) + 1);
 		}
 		n = sock_call(conn_fd, req, reqlen, reply, cap, deadline);
@@ -93,7 +111,6 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 	uint8_t req[SEEDD_PROTO_MAX_MSG];
 	uint8_t reply[SEEDD_PROTO_MAX_MSG];
 	struct proto_msg msg;
-	int64_t deadline = now_ms() + seedd_timeout_ms();
 	size_t reqlen;
 	ssize_t n;
 	int r;
@@ -109,7 +126,7 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 
 	pthread_once(&atfork_once, atfork_register);
 	pthread_mutex_lock(&conn_lock);
-	n = conn_call(path, req, reqlen, reply, sizeof(reply), deadline);
+	n = conn_call(path, req, reqlen, reply, sizeof(reply), seedd_timeout_ms());
 	if (n >= 0) {
 		r = proto_parse_reply(reply, (size_t)n, op, &msg);
 		if (r == 0 && msg.len != outlen)

@@ -31,6 +31,13 @@ int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 int sock_connect(const char *path, int64_t deadline);
 
 /*
+ * Makes fd blocking with send and receive timeouts of timeout_ms: a request
+ * then sleeps in recv() itself, with no EAGAIN round trip and no poll().
+ * sock_call() still enforces its deadline. Returns 0 or -errno.
+ */
+int sock_set_blocking(int fd, int timeout_ms);
+
+/*
  * Sends one request and receives one reply before deadline. Returns the
  * reply length, or -errno (-ETIMEDOUT, -EPIPE, -EMSGSIZE for an oversized
  * reply, ...). A refusal the daemon queued before closing is returned as a
