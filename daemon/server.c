@@ -176,47 +176,53 @@ static size_t handle_status(struct server *s, uint8_t *out)
 	return hl + sizeof(info);
 }
 
-/* Answers one request; returns -1 when the connection must be closed. */
-static int handle_request(struct server *s, int fd, size_t n, int truncated)
+size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated,
+		     uint8_t out[SEEDD_PROTO_MAX_MSG], uint32_t *served)
 {
 	struct proto_msg msg;
 	enum seedd_status st;
-	size_t len = 0, hl;
-	int r;
+	size_t hl;
 
-	st = truncated ? SEEDD_ST_MALFORMED : proto_parse_request(s->in, n, &msg);
-	if (st != SEEDD_ST_OK) {
-		uint8_t op = n >= 2 ? s->in[1] : 0;
-
-		return send_status(fd, s->out, op, (uint16_t)st);
-	}
+	*served = 0;
+	st = truncated ? SEEDD_ST_MALFORMED : proto_parse_request(in, n, &msg);
+	if (st != SEEDD_ST_OK)
+		return proto_put_hdr(out, n >= 2 ? in[1] : 0, (uint16_t)st, 0);
 
 	switch (msg.hdr.opcode) {
 	case SEEDD_OP_GET_SEED: {
 		struct seedd_get_req req;
 
 		memcpy(&req, msg.payload, sizeof(req));
-		hl = proto_put_hdr(s->out, SEEDD_OP_GET_SEED, SEEDD_ST_OK, req.bytes);
-		if (pool_random(s->pool, s->out + hl, req.bytes) < 0)
-			return send_status(fd, s->out, SEEDD_OP_GET_SEED, SEEDD_ST_INTERNAL);
-		len = hl + req.bytes;
-		r = send_reply(fd, s->out, len);
-		explicit_bzero(s->out, len);
-		if (r == 0) {
-			s->stats->requests++;
-			s->stats->bytes_served += req.bytes;
-		}
-		return r;
+		hl = proto_put_hdr(out, SEEDD_OP_GET_SEED, SEEDD_ST_OK, req.bytes);
+		if (pool_random(s->pool, out + hl, req.bytes) < 0)
+			return proto_put_hdr(out, SEEDD_OP_GET_SEED, SEEDD_ST_INTERNAL, 0);
+		*served = req.bytes;
+		return hl + req.bytes;
 	}
 	case SEEDD_OP_PUT_SEED:
-		r = pool_mix(s->pool, msg.payload, msg.len);
-		if (r == 0)
-			s->stats->requests++;
-		return send_status(fd, s->out, SEEDD_OP_PUT_SEED,
-				   r == 0 ? SEEDD_ST_OK : SEEDD_ST_INTERNAL);
+		if (pool_mix(s->pool, msg.payload, msg.len) < 0)
+			return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_INTERNAL, 0);
+		s->stats->requests++;
+		return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_OK, 0);
 	default:
-		return send_reply(fd, s->out, handle_status(s, s->out));
+		return handle_status(s, out);
 	}
+}
+
+/* Answers one request; returns -1 when the connection must be closed. */
+static int handle_request(struct server *s, int fd, size_t n, int truncated)
+{
+	uint32_t served;
+	size_t len = server_answer(s, s->in, n, truncated, s->out, &served);
+	int r = send_reply(fd, s->out, len);
+
+	explicit_bzero(s->out, len);
+	/* Output counts as served only once the peer has it. */
+	if (r == 0 && served) {
+		s->stats->requests++;
+		s->stats->bytes_served += served;
+	}
+	return r;
 }
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg)

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "seedd-protocol.h"
+
 struct event_base;
 struct pool;
 struct server;
@@ -47,5 +49,14 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 void server_free(struct server *s);
 
 unsigned server_clients(const struct server *s);
+
+/*
+ * Answers one request of n bytes (truncated: the peer sent more than fits)
+ * with a reply in out, without touching a socket: the connection handler's
+ * core, also driven directly by the fuzz tests. Returns the reply length;
+ * *served is the number of fresh bytes the reply carries.
+ */
+size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated,
+		     uint8_t out[SEEDD_PROTO_MAX_MSG], uint32_t *served);
 
 #endif
