@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The daemon's request handling (server_answer), on a real pool seeded from
+ * a seedfile in a temp dir: every input is one received message, and every
+ * reply must be a well-formed reply to it.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "fuzz.h"
+#include "pool.h"
+#include "seedd-protocol.h"
+#include "seedfile.h"
+#include "server.h"
+
+/* tmpfs when there is one: the writer fsyncs on every input. */
+static char dir[] = "/dev/shm/seedd-fuzz-XXXXXX";
+static struct seedfile sf;
+static struct seedd_stats stats;
+static struct server *srv;
+
+static void cleanup(void)
+{
+	unlinkat(sf.dirfd, "seedfile", 0);
+	unlinkat(sf.dirfd, "seedfile.lock", 0);
+	seedfile_close(&sf);
+	rmdir(dir);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static const struct server_opts opts = { .max_clients = 1 };
+	static const struct pool_opts popts = { .platform_entropy = 1 };
+	uint8_t seed[SEEDFILE_MAX];
+	char path[64], why[256];
+	struct event_base *base;
+	struct pool *pool;
+	int sv[2];
+
+	(void)argc;
+	(void)argv;
+	if (!mkdtemp(dir)) {
+		memcpy(dir, "/tmp/seedd-fuzz-XXXXXX", sizeof("/tmp/seedd-fuzz-XXXXXX"));
+		fuzz_assert(mkdtemp(dir) != NULL);
+	}
+	snprintf(path, sizeof(path), "%s/seedfile", dir);
+	fuzz_assert(seedfile_open(&sf, path, why, sizeof(why)) == 0);
+	atexit(cleanup);
+	for (size_t i = 0; i < sizeof(seed); i++)
+		seed[i] = (uint8_t)(i * 7 + 1);
+	fuzz_assert(seedfile_store(&sf, seed, sizeof(seed)) == 0);
+	pool = pool_new(&sf, seed, sizeof(seed), &popts, why, sizeof(why));
+	fuzz_assert(pool != NULL);
+	stats.seed_file = path;
+	base = event_base_new();
+	fuzz_assert(base != NULL);
+	/* The server wants a socket to watch; it is never read here. */
+	fuzz_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	close(sv[1]);
+	srv = server_new(base, sv[0], pool, &opts, &stats);
+	fuzz_assert(srv != NULL);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static uint8_t out[SEEDD_PROTO_MAX_MSG];
+	/* As recvmsg() does: at most one message's worth, and the truncation flag. */
+	int truncated = size > SEEDD_PROTO_MAX_MSG;
+	size_t n = truncated ? SEEDD_PROTO_MAX_MSG : size;
+	uint8_t *in = malloc(n ? n : 1);
+	uint64_t requests = stats.requests;
+	struct seedd_hdr hdr;
+	struct proto_msg req, rep;
+	uint32_t served;
+	size_t len;
+	int r;
+
+	if (!in)
+		return 0;
+	memcpy(in, data, n);
+	len = server_answer(srv, in, n, truncated, out, &served);
+
+	fuzz_assert(len >= sizeof(hdr) && len <= SEEDD_PROTO_MAX_MSG);
+	memcpy(&hdr, out, sizeof(hdr));
+	fuzz_assert(hdr.version == SEEDD_PROTO_VERSION);
+	fuzz_assert(hdr.length == len - sizeof(hdr));
+	fuzz_assert(hdr.status == SEEDD_ST_OK || hdr.length == 0);
+
+	if (truncated || proto_parse_request(in, n, &req) != SEEDD_ST_OK) {
+		/* A refused request changes nothing and serves nothing. */
+		fuzz_assert(hdr.status != SEEDD_ST_OK && served == 0);
+		fuzz_assert(stats.requests == requests);
+		free(in);
+		return 0;
+	}
+	r = proto_parse_reply(out, len, req.hdr.opcode, &rep);
+	fuzz_assert(r == 0);
+	if (req.hdr.opcode == SEEDD_OP_GET_SEED) {
+		struct seedd_get_req g;
+
+		memcpy(&g, req.payload, sizeof(g));
+		fuzz_assert(served == g.bytes && rep.len == g.bytes);
+	} else {
+		fuzz_assert(served == 0);
+	}
+	if (req.hdr.opcode == SEEDD_OP_STATUS)
+		fuzz_assert(rep.len == sizeof(struct seedd_status_info));
+	explicit_bzero(out, len);
+	free(in);
+	return 0;
+}
