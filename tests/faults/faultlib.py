@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: MIT
+"""Helpers shared by the faults suite, on top of seeddtest."""
+
+import os
+import subprocess
+import threading
+import time
+
+from seeddtest import Daemon, Skip, check, connect, read_file, raw_get
+
+FAULTINJECT = os.environ.get("FAULTINJECT", "")
+LOADGEN = os.environ.get("LOADGEN", "loadgen")
+
+
+def fault_env(**kw):
+    """LD_PRELOAD of the fault injector with SEEDD_FAULT_* settings."""
+    check(os.path.exists(FAULTINJECT), "FAULTINJECT not built: %r" % FAULTINJECT)
+    env = {"LD_PRELOAD": FAULTINJECT}
+    env.update({"SEEDD_FAULT_" + k.upper() if k != "fault" else "SEEDD_FAULT": str(v)
+                for k, v in kw.items()})
+    return env
+
+
+def check_seedfile(path):
+    """A seedfile as seedd leaves it: 0600, 32 or 64 bytes, not all equal. Returns the bytes."""
+    st = os.lstat(path)
+    check(st.st_mode & 0o7777 == 0o600, "%s has mode %o" % (path, st.st_mode & 0o7777))
+    data = read_file(path)
+    check(len(data) in (32, 64), "%s has %d bytes" % (path, len(data)))
+    check(len(set(data)) > 1, "%s: all bytes equal" % path)
+    return data
+
+
+def temp_files(dirpath):
+    return [n for n in os.listdir(dirpath) if n.endswith(".tmp")]
+
+
+class ConnectWatch:
+    """Tries to use the socket while a daemon runs; records any success."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.served = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stop.is_set():
+            try:
+                s = connect(self.sock, timeout=0.5)
+                try:
+                    self.served.append(raw_get(s, 32))
+                finally:
+                    s.close()
+            except Exception:
+                time.sleep(0.002)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join()
+        return self.served
+
+
+def wait_for(pred, timeout, what, step=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def proc_cpu_s(pid):
+    """utime + stime of a process, in seconds, from /proc/PID/stat."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def loadgen(*args, timeout=120):
+    r = subprocess.run([LOADGEN] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=timeout)
+    line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
+    vals = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+    return r.returncode, {k: float(v) for k, v in vals.items()}, r.stderr
+
+
+def need_root(what):
+    if os.geteuid() != 0:
+        raise Skip("%s needs root" % what)
+
+
+class Mount:
+    """A small tmpfs of our own (root only)."""
+
+    def __init__(self, path, size="256k"):
+        need_root("a tmpfs mount")
+        os.makedirs(path, exist_ok=True)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=%s,mode=0700" % size, "tmpfs",
+                            path], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise Skip("cannot mount a tmpfs: %s" % r.stderr.strip())
+        self.path = path
+
+    def remount(self, opts):
+        subprocess.run(["mount", "-o", "remount,%s" % opts, self.path], check=True)
+
+    def fill(self):
+        """Fills the file system to ENOSPC; returns the filler's path."""
+        filler = os.path.join(self.path, "filler")
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            for chunk in (b"\0" * 65536, b"\0" * 4096, b"\0"):
+                try:
+                    while True:
+                        os.write(fd, chunk)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
+        return filler
+
+    def umount(self):
+        subprocess.run(["umount", "-l", self.path], check=False)
+
+
+__all__ = ["Daemon", "Skip", "check", "connect", "read_file", "raw_get", "FAULTINJECT", "LOADGEN",
+           "fault_env", "check_seedfile", "temp_files", "ConnectWatch", "wait_for",
+           "proc_cpu_s", "loadgen", "need_root", "Mount"]

@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Load generator for the faults suite and the long runs, speaking the wire
+ * protocol directly (GET_SEED of 32 bytes):
+ *
+ *   loadgen latency SOCK N              N requests one after the other
+ *   loadgen concurrent SOCK C SECONDS   C connections, one request in flight each
+ *   loadgen flood SOCK SECONDS          one connection, as many requests in
+ *                                       flight as the socket takes
+ *
+ * Prints one line of key=value pairs: ok, failed, dup (replies seen before,
+ * by a hash of all 32 bytes), rate (requests/s), p50_us, p99_us, max_us.
+ * Exit 1 when a request failed or a reply repeated.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "seedd-protocol.h"
+
+#define NBYTES 32
+#define FLOOD_DEPTH 16
+
+static uint64_t *lat;
+static size_t n_lat, cap_lat;
+static uint64_t ok, failed, dups;
+
+/* Open addressing on the first 16 bytes of each reply: 2^-128 false hits. */
+static struct {
+	uint64_t (*slot)[2];
+	size_t cap, used;
+} seen;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n, size);
+
+	if (!p) {
+		fprintf(stderr, "loadgen: out of memory\n");
+		exit(2);
+	}
+	return p;
+}
+
+static void seen_add(const uint8_t *b)
+{
+	uint64_t k[2];
+	size_t i;
+
+	if (2 * (seen.used + 1) > seen.cap) {
+		uint64_t(*old)[2] = seen.slot;
+		size_t oldcap = seen.cap;
+
+		seen.cap = oldcap ? 2 * oldcap : 1 << 16;
+		seen.slot = xcalloc(seen.cap, sizeof(*seen.slot));
+		seen.used = 0;
+		for (i = 0; i < oldcap; i++)
+			if (old[i][0] | old[i][1])
+				seen_add((const uint8_t *)old[i]);
+		free(old);
+	}
+	memcpy(k, b, sizeof(k));
+	for (i = (size_t)(k[0] ^ k[1]) & (seen.cap - 1); seen.slot[i][0] | seen.slot[i][1];
+	     i = (i + 1) & (seen.cap - 1)) {
+		if (seen.slot[i][0] == k[0] && seen.slot[i][1] == k[1]) {
+			dups++;
+			return;
+		}
+	}
+	memcpy(seen.slot[i], k, sizeof(k));
+	seen.used++;
+}
+
+static void record(uint64_t ns)
+{
+	if (n_lat == cap_lat) {
+		cap_lat = cap_lat ? 2 * cap_lat : 1 << 16;
+		lat = realloc(lat, cap_lat * sizeof(*lat));
+		if (!lat)
+			exit(2);
+	}
+	lat[n_lat++] = ns;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int report(double secs)
+{
+	uint64_t p50 = 0, p99 = 0, max = 0;
+
+	if (n_lat) {
+		qsort(lat, n_lat, sizeof(*lat), cmp_u64);
+		p50 = lat[n_lat / 2];
+		p99 = lat[n_lat * 99 / 100];
+		max = lat[n_lat - 1];
+	}
+	printf("ok=%llu failed=%llu dup=%llu rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
+	       (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)dups,
+	       secs > 0 ? (double)ok / secs : 0.0, (double)p50 / 1e3, (double)p99 / 1e3,
+	       (double)max / 1e3);
+	return failed || dups ? 1 : 0;
+}
+
+static int dial(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	for (int tries = 0; fd >= 0 && tries < 5000; tries++) {
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return fd;
+		if (errno != EAGAIN && errno != EINTR)
+			break;
+		usleep(1000);
+	}
+	perror("loadgen: connect");
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static size_t get_req(uint8_t *buf)
+{
+	struct seedd_get_req g = { .bytes = NBYTES };
+	size_t hl = proto_put_hdr(buf, SEEDD_OP_GET_SEED, 0, sizeof(g));
+
+	memcpy(buf + hl, &g, sizeof(g));
+	return hl + sizeof(g);
+}
+
+/* Checks one reply; 0 if it is a good GET reply. */
+static int take_reply(const uint8_t *buf, ssize_t n)
+{
+	struct proto_msg m;
+
+	if (n <= 0 || proto_parse_reply(buf, (size_t)n, SEEDD_OP_GET_SEED, &m) < 0 ||
+	    m.len != NBYTES) {
+		failed++;
+		return -1;
+	}
+	ok++;
+	seen_add(m.payload);
+	return 0;
+}
+
+static int cmd_latency(const char *path, long n)
+{
+	uint8_t req[64], rep[SEEDD_PROTO_MAX_MSG];
+	size_t rl = get_req(req);
+	uint64_t t0 = now_ns();
+	int fd = dial(path);
+
+	if (fd < 0)
+		return 2;
+	for (long i = 0; i < n; i++) {
+		uint64_t t = now_ns();
+
+		if (send(fd, req, rl, MSG_NOSIGNAL) != (ssize_t)rl ||
+		    take_reply(rep, recv(fd, rep, sizeof(rep), 0)) < 0)
+			break;
+		record(now_ns() - t);
+	}
+	close(fd);
+	return report((double)(now_ns() - t0) / 1e9);
+}
+
+static void raise_nofile(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)want) {
+		rl.rlim_cur = rl.rlim_max < (rlim_t)want ? rl.rlim_max : (rlim_t)want;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int cmd_concurrent(const char *path, long clients, double secs)
+{
+	uint8_t req[64], rep[SEEDD_PROTO_MAX_MSG];
+	size_t rl = get_req(req);
+	uint64_t *sent_at = xcalloc((size_t)clients, sizeof(*sent_at));
+	int *fds = xcalloc((size_t)clients, sizeof(*fds));
+	struct epoll_event ev[256];
+	uint64_t t0, end;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+
+	raise_nofile(clients + 64);
+	for (long i = 0; i < clients; i++) {
+		struct epoll_event e = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+
+		fds[i] = dial(path);
+		if (fds[i] < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &e) < 0) {
+			fprintf(stderr, "loadgen: only %ld of %ld clients connected\n", i, clients);
+			return 2;
+		}
+	}
+	t0 = now_ns();
+	end = t0 + (uint64_t)(secs * 1e9);
+	for (long i = 0; i < clients; i++) {
+		sent_at[i] = now_ns();
+		if (send(fds[i], req, rl, MSG_NOSIGNAL) != (ssize_t)rl)
+			failed++;
+	}
+	for (long inflight = clients; inflight > 0;) {
+		int n = epoll_wait(ep, ev, 256, 5000);
+
+		if (n <= 0) {
+			fprintf(stderr, "loadgen: %ld requests got no reply within 5 s\n", inflight);
+			failed += (uint64_t)inflight;
+			break;
+		}
+		for (int j = 0; j < n; j++) {
+			long i = (long)ev[j].data.u64;
+			uint64_t t = now_ns();
+
+			inflight--;
+			if (take_reply(rep, recv(fds[i], rep, sizeof(rep), 0)) == 0)
+				record(t - sent_at[i]);
+			if (t >= end)
+				continue;
+			sent_at[i] = t;
+			if (send(fds[i], req, rl, MSG_NOSIGNAL) == (ssize_t)rl)
+				inflight++;
+			else
+				failed++;
+		}
+	}
+	return report((double)(now_ns() - t0) / 1e9);
+}
+
+static int cmd_flood(const char *path, double secs)
+{
+	uint8_t req[64], rep[SEEDD_PROTO_MAX_MSG];
+	size_t rl = get_req(req);
+	uint64_t t0 = now_ns(), end = t0 + (uint64_t)(secs * 1e9);
+	int fd = dial(path), inflight = 0;
+
+	if (fd < 0)
+		return 2;
+	while (now_ns() < end || inflight > 0) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		while (now_ns() < end && inflight < FLOOD_DEPTH &&
+		       send(fd, req, rl, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)rl)
+			inflight++;
+		if (poll(&p, 1, 5000) <= 0) {
+			failed += (uint64_t)inflight;
+			break;
+		}
+		if (take_reply(rep, recv(fd, rep, sizeof(rep), 0)) < 0)
+			break;
+		inflight--;
+	}
+	close(fd);
+	return report((double)(now_ns() - t0) / 1e9);
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 2 ? argv[1] : "";
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(cmd, "latency") && argc == 4)
+		return cmd_latency(argv[2], atol(argv[3]));
+	if (!strcmp(cmd, "concurrent") && argc == 5)
+		return cmd_concurrent(argv[2], atol(argv[3]), atof(argv[4]));
+	if (!strcmp(cmd, "flood") && argc == 4)
+		return cmd_flood(argv[2], atof(argv[3]));
+	fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
+	return 2;
+}

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""--allow-uid / --allow-gid with real second users, made for the test (root only)."""
+
+import os
+import random
+import subprocess
+import tempfile
+
+import seeddtest
+from faultlib import Daemon, check, need_root
+
+
+class Users:
+    """Throw-away system users (and a group), removed afterwards."""
+
+    def __init__(self):
+        self.users, self.groups = [], []
+        self.tag = "sdt%04d" % random.randrange(10000)
+
+    def group(self, name):
+        name = self.tag + name
+        subprocess.run(["groupadd", "--system", name], check=True, capture_output=True)
+        self.groups.append(name)
+        return name
+
+    def user(self, name, group=None):
+        name = self.tag + name
+        args = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
+        args += ["--gid", group] if group else ["--user-group"]
+        subprocess.run(args + [name], check=True, capture_output=True)
+        self.users.append(name)
+        return int(subprocess.check_output(["id", "-u", name])), \
+            int(subprocess.check_output(["id", "-g", name]))
+
+    def remove(self):
+        for u in self.users:
+            subprocess.run(["userdel", u], capture_output=True)
+        for g in self.groups + self.users:
+            subprocess.run(["groupdel", g], capture_output=True)
+
+
+def as_user(uid, gid, argv, env):
+    return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
+                           "--"] + argv, capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_allow_ids(tmp):
+    need_root("making users")
+    for tool in ("useradd", "setpriv"):
+        if subprocess.run(["which", tool], capture_output=True).returncode:
+            raise seeddtest.Skip("%s is not installed" % tool)
+    users = Users()
+    sockdir = tempfile.mkdtemp(prefix="seedd-acl-")
+    os.chmod(sockdir, 0o755)
+    try:
+        allowed = users.user("a")
+        refused = users.user("b")
+        group = users.group("g")
+        member = users.user("c", group=group)
+        daemon = Daemon(tmp, "--allow-uid", str(allowed[0]), "--allow-gid", group,
+                        sock=os.path.join(sockdir, "s.sock")).start()
+        env = daemon.client_env()
+        sctool = [seeddtest.SCTOOL]
+
+        for who, ids in (("uid", allowed), ("gid", member)):
+            r = as_user(*ids, sctool + ["read", "32", "3"], env)
+            check(r.returncode == 0 and len(r.stdout.split()) == 3,
+                  "allowed by %s but not served: %s %s" % (who, r.stdout, r.stderr))
+        r = as_user(*refused, sctool + ["fail", "32"], env)
+        check("rc=-1" in r.stdout and "zeroed=1" in r.stdout, "refused user: %s" % r.stdout)
+        r = as_user(*refused, [seeddtest.SEEDCTL, "--socket", daemon.sock, "get"], env)
+        check(r.returncode != 0 and not r.stdout.strip(), "refused user got bytes: %s" % r.stdout)
+        # Root and seedd's own user are always served.
+        daemon.sctool("read", 32, 1)
+
+        # A refused user hammering the socket: closed every time, logged once.
+        script = "for i in $(seq 150); do %s fail 32; done" % seeddtest.SCTOOL
+        r = as_user(*refused, ["/bin/sh", "-c", script], env)
+        check(r.stdout.count("rc=-1") == 150, "not every refused attempt failed")
+        lines = [l for l in daemon.log().splitlines() if "refused a client" in l]
+        check(1 <= len(lines) <= 2, "%d refusal log lines for 152 refusals:\n%s"
+              % (len(lines), "\n".join(lines)))
+        check(daemon.stop() == 0, "seedd did not stop cleanly")
+        print("uid %d (--allow-uid) and uid %d (--allow-gid %s) served; uid %d refused 152 "
+              "times, %d log line(s): %s" % (allowed[0], member[0], group, refused[0],
+                                              len(lines), lines[0]))
+    finally:
+        users.remove()
+        subprocess.run(["rm", "-rf", sockdir])
+
+
+if __name__ == "__main__":
+    seeddtest.main(globals())

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Load and abuse, bounded in count and time: seedd keeps serving the well-behaved."""
+
+import os
+import socket
+import subprocess
+import time
+
+import seeddtest
+from seeddtest import HDR, ST_BUSY, get_req, parse_reply
+from faultlib import (Daemon, check, connect, loadgen, proc_cpu_s, raw_get, wait_for)
+
+
+def refusals_logged(daemon):
+    return sum(1 for line in daemon.log().splitlines() if "refused a client" in line)
+
+
+def test_concurrent(tmp):
+    clients = int(os.environ.get("SEEDD_LOAD_CLIENTS", "200"))
+    secs = float(os.environ.get("SEEDD_LOAD_SECONDS", "3"))
+    daemon = Daemon(tmp, "--max-clients", str(clients + 16)).start()
+    rc, r, err = loadgen("concurrent", daemon.sock, clients, secs, timeout=secs + 120)
+    print("%d clients for %.0f s: %d requests (%.0f/s), failed %d, repeated %d, "
+          "p50 %.0f us, p99 %.0f us, max %.0f us"
+          % (clients, secs, r.get("ok", 0), r.get("rate", 0), r.get("failed", -1),
+             r.get("dup", -1), r.get("p50_us", 0), r.get("p99_us", 0), r.get("max_us", 0)))
+    check(rc == 0 and r["failed"] == 0 and r["dup"] == 0 and r["ok"] > clients,
+          "concurrent load failed (%d): %s %s" % (rc, r, err))
+    check(daemon.stop() == 0, "seedd did not stop cleanly after the load")
+
+
+def test_max_clients(tmp):
+    daemon = Daemon(tmp, "--max-clients", "8").start()
+    # Only the status query's own connection left, and that one closing.
+    wait_for(lambda: daemon.status()["clients"] <= 1, 5, "start-up probe gone")
+    time.sleep(0.2)
+    admitted = [connect(daemon.sock) for _ in range(8)]
+    for s in admitted:
+        raw_get(s, 16)
+    refused = 0
+    for _ in range(40):
+        s = connect(daemon.sock)
+        data = s.recv(4096)
+        op, status, payload = parse_reply(data)
+        check(status == ST_BUSY and not payload, "extra client got status %d" % status)
+        check(s.recv(4096) == b"", "refused connection was not closed")
+        s.close()
+        refused += 1
+    # The admitted ones are still served, and libseedclient reports the refusal.
+    for s in admitted:
+        raw_get(s, 32)
+    r = daemon.sctool("fail", 32)
+    check("rc=-1" in r.stdout and "zeroed=1" in r.stdout, "client at the limit: %s" % r.stdout)
+    n = refusals_logged(daemon)
+    check(1 <= n <= 2, "%d refusal lines for %d refusals (rate limit)" % (n, refused + 1))
+    for s in admitted:
+        s.close()
+    wait_for(lambda: daemon.status()["clients"] <= 1, 5, "slots freed")
+    daemon.sctool("read", 32, 1)
+    print("max-clients 8: %d extra connections got BUSY and EOF, 8 admitted kept being "
+          "served, %d log line(s)" % (refused + 1, n))
+
+
+def p99_us(sock, n=3000):
+    rc, r, err = loadgen("latency", sock, n)
+    check(rc == 0, "latency probe failed: %s %s" % (r, err))
+    return r["p99_us"], r
+
+
+def open_slow_peers(sock, n):
+    """n peers: connect and stay silent, send half a header, or never read their replies."""
+    peers = []
+    for i in range(n):
+        s = connect(sock)
+        kind = i % 3
+        if kind == 1:
+            s.send(get_req(32)[:4])
+        elif kind == 2:
+            for _ in range(4):
+                s.send(get_req(1024))
+        peers.append((kind, s))
+    return peers
+
+
+def test_slow_peers(tmp):
+    idle = 3
+    daemon = Daemon(tmp, "--idle-timeout", str(idle), "--max-clients", "1024").start()
+    peers = []
+    attempts = []
+    for attempt in range(3):
+        base, rb = p99_us(daemon.sock)
+        t0 = time.monotonic()
+        peers = open_slow_peers(daemon.sock, 500)
+        loaded, rl = p99_us(daemon.sock)
+        attempts.append((base, loaded))
+        print("attempt %d: unloaded p99 %.1f us (p50 %.1f), with 500 slow peers p99 %.1f us "
+              "(p50 %.1f), ratio %.2f" % (attempt + 1, base, rb["p50_us"], loaded, rl["p50_us"],
+                                          loaded / base))
+        if loaded <= 2 * base:
+            break
+        if attempt < 2:
+            for _, s in peers:
+                s.close()
+            wait_for(lambda: daemon.status()["clients"] <= 1, 10, "peers gone")
+    check(min(l / b for b, l in attempts) <= 2.0,
+          "p99 with 500 slow peers above 2x unloaded in every attempt: %s" % attempts)
+    # A peer that keeps sending without reading is dropped once its queue is full.
+    burst = connect(daemon.sock)
+    burst.setblocking(False)
+    sent = 0
+    try:
+        while sent < 100000:
+            burst.send(get_req(1024))
+            sent += 1
+    except (BlockingIOError, ConnectionResetError, BrokenPipeError):
+        pass
+    burst.setblocking(True)
+    burst.settimeout(5)
+    got = 0
+    try:
+        while burst.recv(65536):
+            got += 1
+    except ConnectionResetError:
+        pass
+    burst.close()
+    check(got < sent, "a peer that never reads was served all %d requests" % sent)
+    print("a non-reading peer sent %d requests, got %d replies queued, then was dropped"
+          % (sent, got))
+    # The idle timeout closes every kind of slow peer.
+    wait_for(lambda: daemon.status()["clients"] <= 1, idle + 8, "idle peers closed")
+    closed = 0
+    for kind, s in peers:
+        s.setblocking(True)
+        s.settimeout(2)
+        try:
+            while s.recv(65536):
+                pass
+            closed += 1
+        except (ConnectionResetError, BrokenPipeError):
+            closed += 1
+        s.close()
+    check(closed == len(peers), "only %d of %d slow peers were closed" % (closed, len(peers)))
+    print("idle timeout %d s closed all %d slow peers within %.1f s"
+          % (idle, closed, time.monotonic() - t0))
+    daemon.sctool("read", 32, 3)
+
+
+def test_fd_exhaustion(tmp):
+    limit = 32
+    daemon = Daemon(tmp, "--max-clients", "1024",
+                    wrapper=["prlimit", "--nofile=%d:%d" % (limit, limit), "--"]).start()
+    keeper = connect(daemon.sock)
+    raw_get(keeper, 32)
+    conns = []
+    for _ in range(3 * limit):
+        conns.append(connect(daemon.sock))
+    time.sleep(0.5)
+    cpu0, t0 = proc_cpu_s(daemon.proc.pid), time.monotonic()
+    time.sleep(3)
+    # An admitted client is served while no fd is left for new ones.
+    raw_get(keeper, 32)
+    cpu = proc_cpu_s(daemon.proc.pid) - cpu0
+    wall = time.monotonic() - t0
+    print("fds exhausted (RLIMIT_NOFILE %d, %d connections queued): seedd used %.3f s CPU in "
+          "%.1f s (%.1f%%)" % (limit, len(conns), cpu, wall, 100 * cpu / wall))
+    check(cpu < 0.1 * wall, "seedd spins while out of fds: %.2f s CPU in %.1f s" % (cpu, wall))
+    n = refusals_logged(daemon)
+    check(n <= 2, "%d log lines while out of fds (rate limit)" % n)
+    for s in conns:
+        s.close()
+    # Once fds are free, new clients are served again.
+    t0 = time.monotonic()
+    daemon.sctool("read", 32, 5, env=daemon.client_env(SEEDD_TIMEOUT_MS=5000))
+    print("service resumed %.2f s after the fds were freed; %d log line(s)"
+          % (time.monotonic() - t0, n))
+    keeper.close()
+    check(daemon.stop() == 0, "seedd did not stop cleanly")
+
+
+def test_fairness(tmp):
+    secs = 3
+    daemon = Daemon(tmp).start()
+    rc, alone, err = loadgen("concurrent", daemon.sock, 1, secs)
+    check(rc == 0, "baseline failed: %s" % err)
+    procs = [subprocess.Popen([os.environ["LOADGEN"], "flood", daemon.sock, str(secs)],
+                              stdout=subprocess.PIPE, text=True)]
+    procs += [subprocess.Popen([os.environ["LOADGEN"], "concurrent", daemon.sock, "1", str(secs)],
+                               stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    rates = []
+    for p in procs:
+        out, _ = p.communicate(timeout=secs + 60)
+        check(p.returncode == 0, "load client failed: %s" % out)
+        rates.append(float(dict(kv.split("=") for kv in out.split())["rate"]))
+    flood, others = rates[0], rates[1:]
+    ratio = flood / (sum(others) / len(others))
+    print("one client alone: %.0f req/s; with a flooding client: flooder %.0f req/s, others "
+          "%s req/s; flooder/other ratio %.2f" % (alone["rate"], flood,
+                                                   ", ".join("%.0f" % r for r in others), ratio))
+    check(min(others) >= 0.2 * alone["rate"],
+          "a well-behaved client is starved: %.0f req/s of %.0f alone" % (min(others), alone["rate"]))
+    check(ratio <= 5, "flooder gets %.1fx the service of the others" % ratio)
+
+
+if __name__ == "__main__":
+    seeddtest.main(globals())
