@@ -5,7 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
-	python3 binutils util-linux scdoc systemd make perl ca-certificates
+	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 \
+	dpkg-dev
 builddir=build-test
 if [ -f "$builddir/build.ninja" ]; then
 	meson setup --reconfigure --werror "$builddir" >/dev/null

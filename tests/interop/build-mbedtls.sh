@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# build-mbedtls.sh BUILDDIR
+# build-mbedtls.sh [--prefix-only] BUILDDIR
 #
 # Builds static Mbed TLS 2.28 and 3.6 with NV seed support, configured with
 # Mbed TLS's own config script, plus the interop test programs, all under
@@ -20,12 +20,18 @@
 #   sha256  opt3 with MBEDTLS_ENTROPY_FORCE_SHA256 (32-byte entropy blocks)
 # All have MBEDTLS_NO_PLATFORM_ENTROPY, so seedd is the only strong source.
 # BUILDDIR/interop/prefix-3.6-opt3/{include,lib} is an install-like copy of the
-# 3.6 opt3 build for building seedd itself against it.
+# 3.6 opt3 build for building seedd itself against it (meson
+# -Dmbedtls_dir=...). --prefix-only makes just that, without libseedclient.
 set -euo pipefail
 
 die() { echo "build-mbedtls: $*" >&2; exit 1; }
 
-[ $# -eq 1 ] || die "usage: $0 BUILDDIR"
+prefix_only=0
+if [ "${1:-}" = --prefix-only ]; then
+	prefix_only=1
+	shift
+fi
+[ $# -eq 1 ] || die "usage: $0 [--prefix-only] BUILDDIR"
 here=$(cd "$(dirname "$0")" && pwd)
 builddir=$(cd "$1" && pwd)
 top=$builddir/interop
@@ -40,10 +46,12 @@ flock 9
 
 "$here/fetch-mbedtls.sh" "$builddir"
 
-[ -f "$libdir/libseedclient.so" ] || die "no libseedclient.so in $libdir"
-[ -f "$seedd_include/seedclient.h" ] || die "no seedclient.h in $seedd_include"
-libdir=$(cd "$libdir" && pwd)
-seedd_include=$(cd "$seedd_include" && pwd)
+if [ $prefix_only -eq 0 ]; then
+	[ -f "$libdir/libseedclient.so" ] || die "no libseedclient.so in $libdir"
+	[ -f "$seedd_include/seedclient.h" ] || die "no seedclient.h in $seedd_include"
+	libdir=$(cd "$libdir" && pwd)
+	seedd_include=$(cd "$seedd_include" && pwd)
+fi
 
 # Mbed TLS settings per configuration, one "NAME [VALUE]" per line.
 settings() {
@@ -151,6 +159,12 @@ make_prefix() {
 		"$dir/library/libmbedcrypto.a" "$prefix/lib/"
 }
 
+if [ $prefix_only -eq 1 ]; then
+	build 3.6 opt3
+	make_prefix
+	exit 0
+fi
+
 # compile OUTPUT SOURCE [CFLAGS...] -- [LDFLAGS...]: one test program, rebuilt
 # when it is older than its source, the client header or what it links.
 compile() {
@@ -184,6 +198,12 @@ program() {
 	compile "$name-$series-$config" "$name.c" "${extra[@]}" -I"$dir/include" -- \
 		"$dir/library/libmbedcrypto.a"
 }
+
+# The test programs carry libdir as their run path: relink them all when it moves.
+if [ "$(cat "$top/bin/.libdir" 2>/dev/null)" != "$libdir" ]; then
+	rm -f "$top/bin/"*
+	echo "$libdir" >"$top/bin/.libdir"
+fi
 
 for series in 2.28 3.6; do
 	for config in opt2 opt3 sha256; do
