@@ -251,5 +251,12 @@ def test_kill9_cycles(tmp):
     check(not hexstates & set(served), "a seedfile state was served")
 
 
+def test_mbedtls_flavour(tmp):
+    """Built against an NV-seed Mbed TLS, seedd uses Mbed TLS's own NV seed machinery."""
+    out = subprocess.run([SEEDD, "--version"], capture_output=True, text=True).stdout
+    expect_nv = os.environ.get("SEEDD_EXPECT_NV_SEED") == "1"
+    check(("NV seed" in out) == expect_nv, "%r, expected NV seed: %s" % (out, expect_nv))
+
+
 if __name__ == "__main__":
     main(globals())
