@@ -37,7 +37,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	static const struct server_opts opts = { .max_clients = 1 };
 	static const struct pool_opts popts = { .platform_entropy = 1 };
 	uint8_t seed[SEEDFILE_MAX];
-	char path[64], why[256];
+	static char path[64]; /* the stats point at it for good */
+	char why[256];
 	struct event_base *base;
 	struct pool *pool;
 	int sv[2];
