@@ -102,7 +102,7 @@ int server_bind(const char *path, char *why, size_t whylen)
 	/* Like /dev/urandom: anyone may ask; --allow-uid/--allow-gid restrict. */
 	if (chmod(path, 0666) < 0) {
 		r = -errno;
-		snprintf(why, whylen, "cannot chmod %s: %s", path, strerror(errno));
+		snprintf(why, whylen, "cannot chmod %s: %s", sa.sun_path, strerror(errno));
 		unlink(path);
 		close(fd);
 		return r;
