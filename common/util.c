@@ -144,6 +144,14 @@ ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t ca
 			return -ECONNRESET;
 		if (errno == EINTR)
 			continue;
+		/*
+		 * A peer that closes with our request unread resets the connection,
+		 * but a refusal it sent first is still queued behind the error.
+		 */
+		if (errno == ECONNRESET) {
+			n = recv(fd, reply, cap, MSG_DONTWAIT | MSG_TRUNC);
+			return n > 0 && (size_t)n <= cap ? n : -ECONNRESET;
+		}
 		if (errno != EAGAIN)
 			return -errno;
 		r = wait_fd(fd, POLLIN, deadline);

@@ -295,6 +295,10 @@ static void log_refusal(struct server *s, const char *why)
 static void refuse(struct server *s, int fd, uint16_t status)
 {
 	send_status(fd, s->out, 0, status);
+	/* Closing with a request unread would reset the peer before it reads the refusal. */
+	for (int i = 0; i < 4 && recv(fd, s->in, sizeof(s->in), MSG_DONTWAIT) > 0; i++)
+		;
+	explicit_bzero(s->in, sizeof(s->in));
 	close(fd);
 	log_refusal(s, proto_status_str(status));
 }
