@@ -11,8 +11,10 @@
  *   STATUS     request: empty                   reply: struct seedd_status_info
  *
  * A reply echoes the opcode and carries a status; a non-OK reply has no
- * payload. The daemon answers a malformed request with an error reply and
- * closes the connection.
+ * payload. The daemon answers a malformed, unknown or wrong-version request
+ * with an error reply and keeps the connection: SOCK_SEQPACKET keeps the
+ * framing, so the next message is parsed on its own. An empty message ends
+ * the connection.
  */
 #ifndef SEEDD_PROTOCOL_H
 #define SEEDD_PROTOCOL_H
