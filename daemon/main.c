@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* seedd: wires the seedfile, the entropy pool, the server and systemd together. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -20,9 +19,8 @@
 
 #include "log.h"
 #include "pool.h"
-#include "seal.h"
-#include "seedfile.h"
 #include "server.h"
+#include "store.h"
 #include "systemd.h"
 #include "util.h"
 
@@ -35,15 +33,12 @@ enum {
 
 #define MAX_IDS 64
 #define SAVE_RETRY_S 10
-#define MACHINE_ID_FILE "/etc/machine-id"
-#define MACHINE_ID_MAX 256
-#define CREDENTIAL_KEY "seedd.key"
 
 struct config {
 	const char *seed_file;
 	const char *socket;
 	const char *key_file;
-	const char *machine_id_file; /* NULL: MACHINE_ID_FILE, optional */
+	const char *machine_id_file; /* NULL: STORE_MACHINE_ID_FILE, optional */
 	int create;
 	int platform_entropy;
 	unsigned save_interval_s;
@@ -54,7 +49,7 @@ struct config {
 
 struct daemon {
 	struct config *cfg;
-	struct seedfile sf;
+	struct store store;
 	struct pool *pool;
 	struct event_base *base;
 	struct server *server;
@@ -64,11 +59,6 @@ struct daemon {
 	struct event *sigint_ev;
 	struct seedd_stats stats;
 	int own_socket;
-	struct seal_key *key;           /* NULL: the seedfile stays raw */
-	int migrate;                    /* raw seedfile while a key is set */
-	uint8_t machine[SEAL_HASH_SIZE]; /* hash of this machine's id; zero: unknown */
-	uint8_t machine_id[MACHINE_ID_MAX];
-	size_t machine_id_len;
 };
 
 static void usage(FILE *f)
@@ -82,9 +72,9 @@ static void usage(FILE *f)
 		"      --no-create             refuse to start when the seed file is missing\n"
 		"      --no-platform-entropy   do not add getrandom(2) to the pool\n"
 		"      --key-file PATH         encrypt the seed file at rest with this 32-byte key\n"
-		"                              (default: the credential " CREDENTIAL_KEY " if present)\n"
+		"                              (default: the credential " STORE_CREDENTIAL_KEY " if present)\n"
 		"      --machine-id-file PATH  machine identity for clone detection\n"
-		"                              (default " MACHINE_ID_FILE ")\n"
+		"                              (default " STORE_MACHINE_ID_FILE ")\n"
 		"      --save-interval SEC     save a fresh seed every SEC seconds (default 600)\n"
 		"      --max-clients N         concurrent connections (default 1024)\n"
 		"      --idle-timeout SEC      close idle connections after SEC seconds, 0 never\n"
@@ -297,162 +287,12 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* The pool's writer: the seed encrypted with this machine's hash, or raw beside it. */
-static int store_seed(void *ctx, const uint8_t *seed, size_t len)
-{
-	static const uint8_t unknown[SEAL_HASH_SIZE];
-	struct daemon *d = ctx;
-	uint8_t buf[SEAL_MAX];
-	int r, n;
-
-	if (!d->key) {
-		r = seedfile_store(&d->sf, seed, len);
-		if (r < 0 || memcmp(d->machine, unknown, sizeof(unknown)) == 0)
-			return r;
-		/* Only diagnostics depend on it: a failure here does not fail the save. */
-		n = seedfile_machine_store(&d->sf, d->machine);
-		if (n < 0)
-			log_warn("cannot record the machine of %s in %s.machine: %s",
-				 d->cfg->seed_file, d->cfg->seed_file, strerror(-n));
-		return 0;
-	}
-	n = seal_seal(d->key, seed, len, d->machine, buf);
-	if (n < 0)
-		return n;
-	r = seedfile_store(&d->sf, buf, (size_t)n);
-	explicit_bzero(buf, sizeof(buf));
-	if (r == 0 && d->migrate) {
-		d->migrate = 0;
-		log_notice("migrated seed file %s to the encrypted format", d->cfg->seed_file);
-		n = seedfile_machine_remove(&d->sf);
-		if (n < 0)
-			log_warn("cannot remove %s.machine: %s", d->cfg->seed_file, strerror(-n));
-	}
-	return r;
-}
-
-/* Reads the key from --key-file or the systemd credential; 0 (maybe no key) or -1. */
-static int load_key(struct daemon *d)
-{
-	const char *creds = getenv("CREDENTIALS_DIRECTORY");
-	char path[4096], why[256];
-	unsigned flags = 0;
-	int r;
-
-	if (d->cfg->key_file) {
-		snprintf(path, sizeof(path), "%s", d->cfg->key_file);
-	} else if (creds && *creds) {
-		r = snprintf(path, sizeof(path), "%s/" CREDENTIAL_KEY, creds);
-		if (r < 0 || (size_t)r >= sizeof(path) || access(path, F_OK) < 0)
-			return 0;
-		/* systemd owns credential files as root and grants us read access by ACL. */
-		flags = SEEDFILE_ROOT_OK;
-	} else {
-		return 0;
-	}
-	d->key = seal_key_load(path, geteuid(), flags, why, sizeof(why));
-	if (!d->key) {
-		log_err("refusing key file %s: %s", path, why);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Reads the machine identity. The default file is optional (clone detection
- * is then off); an explicit --machine-id-file must be usable. 0 or -1.
- */
-static int load_machine_id(struct daemon *d)
-{
-	const char *path = d->cfg->machine_id_file ? d->cfg->machine_id_file : MACHINE_ID_FILE;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	n = fd < 0 ? -1 : read(fd, d->machine_id, sizeof(d->machine_id));
-	while (n > 0 && (d->machine_id[n - 1] == '\n' || d->machine_id[n - 1] == ' '))
-		n--;
-	/* An image ships an empty file or "uninitialized" until first boot sets it. */
-	if (n <= 0 || (n == 13 && memcmp(d->machine_id, "uninitialized", 13) == 0)) {
-		if (d->cfg->machine_id_file) {
-			log_err("cannot use machine id file %s: %s", path,
-				fd < 0 || n < 0 ? strerror(errno) : "empty or uninitialized");
-			return -1;
-		}
-		log_warn("no machine id in %s; clone detection is off", path);
-		return 0;
-	}
-	d->machine_id_len = (size_t)n;
-	if (seal_machine_hash(d->machine_id, d->machine_id_len, d->machine) < 0) {
-		log_err("cannot hash the machine id");
-		return -1;
-	}
-	return 0;
-}
-
-/* Warns when the seedfile was last written on a machine with another id. */
-static void check_clone(struct daemon *d, const uint8_t stored[SEAL_HASH_SIZE])
-{
-	static const uint8_t unknown[SEAL_HASH_SIZE];
-
-	if (memcmp(d->machine, unknown, sizeof(unknown)) == 0 ||
-	    memcmp(stored, unknown, sizeof(unknown)) == 0 ||
-	    memcmp(stored, d->machine, SEAL_HASH_SIZE) == 0)
-		return;
-	d->stats.clone_suspected = 1;
-	log_warn("seed file %s was last updated on another machine (a cloned image?); "
-		 "this machine's id is mixed into the pool, so its output differs from the clone's",
-		 d->cfg->seed_file);
-}
-
-/* Reads the seedfile in either format; 0, -ENOENT, or -1 after logging. */
-static int read_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
-{
-	uint8_t buf[SEAL_MAX], stored[SEAL_HASH_SIZE] = { 0 };
-	struct seal_info info;
-	char why[256];
-	size_t n = 0;
-	int r;
-
-	r = seedfile_read_at(d->sf.dirfd, d->sf.base, geteuid(), 0, buf, sizeof(buf), &n, why,
-			     sizeof(why));
-	if (r == -ENOENT)
-		return r;
-	if (r == 0)
-		r = seal_parse(buf, n, &info, why, sizeof(why));
-	if (r == 0 && info.encrypted && !d->key) {
-		snprintf(why, sizeof(why),
-			 "is encrypted, and no key is configured (--key-file, or the credential " CREDENTIAL_KEY ")");
-		r = -EINVAL;
-	}
-	if (r == 0 && info.encrypted) {
-		r = seal_open(d->key, buf, n, seed, len, stored, why, sizeof(why));
-	} else if (r == 0) {
-		memcpy(seed, buf, n);
-		*len = n;
-		if (seedfile_machine_load(&d->sf, stored) == -EINVAL)
-			log_warn("ignoring malformed %s.machine", d->cfg->seed_file);
-		if (d->key) {
-			d->migrate = 1;
-			log_notice("seed file %s is not encrypted; encrypting it with the first "
-				   "update", d->cfg->seed_file);
-		}
-	}
-	explicit_bzero(buf, sizeof(buf));
-	if (r < 0) {
-		log_err("refusing seed file %s: %s", d->cfg->seed_file, why);
-		return -1;
-	}
-	check_clone(d, stored);
-	return 0;
-}
-
 /* Loads the seedfile, creating it from getrandom(2) if allowed. */
 static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 {
 	int r;
 
-	r = read_seed(d, seed, len);
+	r = store_read(&d->store, seed, len);
 	if (r != -ENOENT)
 		return r;
 	if (!d->cfg->create || !d->cfg->platform_entropy) {
@@ -467,7 +307,7 @@ static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 		log_err("cannot create %s: getrandom: %s", d->cfg->seed_file, strerror(errno));
 		return -1;
 	}
-	r = store_seed(d, seed, *len);
+	r = store_write(&d->store, seed, *len);
 	if (r < 0) {
 		log_err("cannot create seed file %s: %s", d->cfg->seed_file, strerror(-r));
 		explicit_bzero(seed, SEEDFILE_MAX);
@@ -483,20 +323,20 @@ static int start(struct daemon *d, int *listen_fd)
 	uint8_t seed[SEEDFILE_MAX];
 	struct pool_opts popts = {
 		.platform_entropy = d->cfg->platform_entropy,
-		.store = store_seed,
-		.store_ctx = d,
+		.store = store_write,
+		.store_ctx = &d->store,
 	};
 	char why[512];
 	size_t len = 0;
 	pid_t holder;
 	int r;
 
-	r = seedfile_open(&d->sf, d->cfg->seed_file, why, sizeof(why));
+	r = seedfile_open(&d->store.sf, d->cfg->seed_file, why, sizeof(why));
 	if (r < 0) {
 		log_err("%s", why);
 		return EXIT_CONFIG;
 	}
-	r = seedfile_lock(&d->sf, &holder);
+	r = seedfile_lock(&d->store.sf, &holder);
 	if (r == -EWOULDBLOCK) {
 		if (holder > 0)
 			log_err("seed file %s is in use by another seedd (pid %ld)", d->cfg->seed_file,
@@ -525,11 +365,13 @@ static int start(struct daemon *d, int *listen_fd)
 		d->own_socket = 1;
 	}
 
-	if (load_key(d) < 0 || load_machine_id(d) < 0 || load_seed(d, seed, &len) < 0)
+	if (store_load_key(&d->store, d->cfg->key_file) < 0 ||
+	    store_load_machine_id(&d->store, d->cfg->machine_id_file) < 0 ||
+	    load_seed(d, seed, &len) < 0)
 		return EXIT_CONFIG;
-	popts.identity = d->machine_id;
-	popts.identity_len = d->machine_id_len;
-	d->pool = pool_new(&d->sf, seed, len, &popts, why, sizeof(why));
+	popts.identity = d->store.machine_id;
+	popts.identity_len = d->store.machine_id_len;
+	d->pool = pool_new(&d->store.sf, seed, len, &popts, why, sizeof(why));
 	explicit_bzero(seed, sizeof(seed));
 	if (!d->pool) {
 		log_err("%s; serving nothing", why);
@@ -537,7 +379,8 @@ static int start(struct daemon *d, int *listen_fd)
 	}
 	d->stats.last_save_unix = time(NULL);
 	d->stats.saves = 1;
-	d->stats.encrypted = d->key != NULL;
+	d->stats.encrypted = d->store.key != NULL;
+	d->stats.clone_suspected = d->store.clone_suspected;
 	return -1;
 }
 
@@ -607,10 +450,9 @@ static void cleanup(struct daemon *d)
 	if (d->base)
 		event_base_free(d->base);
 	pool_free(d->pool);
-	seal_key_free(d->key);
 	if (d->own_socket)
 		unlink(d->cfg->socket);
-	seedfile_close(&d->sf);
+	store_close(&d->store);
 }
 
 /* Enough fds for --max-clients, where the hard limit allows. */

@@ -403,8 +403,3 @@ void server_free(struct server *s)
 	explicit_bzero(s, sizeof(*s));
 	free(s);
 }
-
-unsigned server_clients(const struct server *s)
-{
-	return s->n_conns;
-}

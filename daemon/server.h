@@ -48,8 +48,6 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 
 void server_free(struct server *s);
 
-unsigned server_clients(const struct server *s);
-
 /*
  * Answers one request of n bytes (truncated: the peer sent more than fits)
  * with a reply in out, without touching a socket: the connection handler's

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "util.h"
+
+
+static const uint8_t unknown[SEAL_HASH_SIZE];
+
+int store_write(void *ctx, const uint8_t *seed, size_t len)
+{
+	struct store *st = ctx;
+	uint8_t buf[SEAL_MAX];
+	int r, n;
+
+	if (!st->key) {
+		r = seedfile_store(&st->sf, seed, len);
+		if (r < 0 || memcmp(st->machine, unknown, sizeof(unknown)) == 0)
+			return r;
+		/* Only diagnostics depend on it: a failure here does not fail the save. */
+		n = seedfile_machine_store(&st->sf, st->machine);
+		if (n < 0)
+			log_warn("cannot record the machine of %s in %s.machine: %s", st->sf.path,
+				 st->sf.path, strerror(-n));
+		return 0;
+	}
+	n = seal_seal(st->key, seed, len, st->machine, buf);
+	if (n < 0)
+		return n;
+	r = seedfile_store(&st->sf, buf, (size_t)n);
+	explicit_bzero(buf, sizeof(buf));
+	if (r == 0 && st->migrate) {
+		st->migrate = 0;
+		log_notice("migrated seed file %s to the encrypted format", st->sf.path);
+		n = seedfile_machine_remove(&st->sf);
+		if (n < 0)
+			log_warn("cannot remove %s.machine: %s", st->sf.path, strerror(-n));
+	}
+	return r;
+}
+
+int store_load_key(struct store *st, const char *key_file)
+{
+	const char *creds = getenv("CREDENTIALS_DIRECTORY");
+	char path[4096], why[256];
+	unsigned flags = 0;
+	int r;
+
+	if (key_file) {
+		snprintf(path, sizeof(path), "%s", key_file);
+	} else if (creds && *creds) {
+		r = snprintf(path, sizeof(path), "%s/" STORE_CREDENTIAL_KEY, creds);
+		if (r < 0 || (size_t)r >= sizeof(path) || access(path, F_OK) < 0)
+			return 0;
+		/* systemd owns credential files as root and grants us read access by ACL. */
+		flags = SEEDFILE_ROOT_OK;
+	} else {
+		return 0;
+	}
+	st->key = seal_key_load(path, geteuid(), flags, why, sizeof(why));
+	if (!st->key) {
+		log_err("refusing key file %s: %s", path, why);
+		return -1;
+	}
+	return 0;
+}
+
+int store_load_machine_id(struct store *st, const char *file)
+{
+	const char *path = file ? file : STORE_MACHINE_ID_FILE;
+	_cleanup_close_ int fd = -1;
+	ssize_t n;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	n = fd < 0 ? -1 : read(fd, st->machine_id, sizeof(st->machine_id));
+	while (n > 0 && (st->machine_id[n - 1] == '\n' || st->machine_id[n - 1] == ' '))
+		n--;
+	/* An image ships an empty file or "uninitialized" until first boot sets it. */
+	if (n <= 0 || (n == 13 && memcmp(st->machine_id, "uninitialized", 13) == 0)) {
+		if (file) {
+			log_err("cannot use machine id file %s: %s", path,
+				fd < 0 || n < 0 ? strerror(errno) : "empty or uninitialized");
+			return -1;
+		}
+		log_warn("no machine id in %s; clone detection is off", path);
+		return 0;
+	}
+	st->machine_id_len = (size_t)n;
+	if (seal_machine_hash(st->machine_id, st->machine_id_len, st->machine) < 0) {
+		log_err("cannot hash the machine id");
+		return -1;
+	}
+	return 0;
+}
+
+/* Warns when the seedfile was last written on a machine with another id. */
+static void check_clone(struct store *st, const uint8_t stored[SEAL_HASH_SIZE])
+{
+	if (memcmp(st->machine, unknown, sizeof(unknown)) == 0 ||
+	    memcmp(stored, unknown, sizeof(unknown)) == 0 ||
+	    memcmp(stored, st->machine, SEAL_HASH_SIZE) == 0)
+		return;
+	st->clone_suspected = 1;
+	log_warn("seed file %s was last updated on another machine (a cloned image?); "
+		 "this machine's id is mixed into the pool, so its output differs from the clone's",
+		 st->sf.path);
+}
+
+int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
+{
+	uint8_t buf[SEAL_MAX], stored[SEAL_HASH_SIZE] = { 0 };
+	struct seal_info info;
+	char why[256];
+	size_t n = 0;
+	int r;
+
+	r = seedfile_read_at(st->sf.dirfd, st->sf.base, geteuid(), 0, buf, sizeof(buf), &n, why,
+			     sizeof(why));
+	if (r == -ENOENT)
+		return r;
+	if (r == 0)
+		r = seal_parse(buf, n, &info, why, sizeof(why));
+	if (r == 0 && info.encrypted && !st->key) {
+		snprintf(why, sizeof(why),
+			 "is encrypted, and no key is configured (--key-file, or the credential " STORE_CREDENTIAL_KEY ")");
+		r = -EINVAL;
+	}
+	if (r == 0 && info.encrypted) {
+		r = seal_open(st->key, buf, n, seed, len, stored, why, sizeof(why));
+	} else if (r == 0) {
+		memcpy(seed, buf, n);
+		*len = n;
+		if (seedfile_machine_load(&st->sf, stored) == -EINVAL)
+			log_warn("ignoring malformed %s.machine", st->sf.path);
+		if (st->key) {
+			st->migrate = 1;
+			log_notice("seed file %s is not encrypted; encrypting it with the first "
+				   "update", st->sf.path);
+		}
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0) {
+		log_err("refusing seed file %s: %s", st->sf.path, why);
+		return -1;
+	}
+	check_clone(st, stored);
+	return 0;
+}
+
+void store_close(struct store *st)
+{
+	seal_key_free(st->key);
+	st->key = NULL;
+	seedfile_close(&st->sf);
+}
