@@ -13,14 +13,13 @@ Each case starts its own seedd on a temporary directory and checks through
 Exit status: 0 pass, 1 fail, 77 skip.
 """
 
-import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
+
+import seeddtest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VERSIONS = ("2.28", "3.6")
@@ -61,80 +60,33 @@ class Env:
         return os.path.join(self.bindir, name)
 
 
-class Daemon:
-    """A real seedd on a private directory, stopped with SIGTERM."""
+class InteropDaemon(seeddtest.Daemon):
+    """The shared test harness's seedd, with the counters these cases read and
+    a client environment that finds libseedclient."""
 
     def __init__(self, env, tmp):
-        self.env = env
-        self.dir = tmp
-        self.socket = os.path.join(tmp, "run", "seedd.sock")
-        self.seed_file = os.path.join(tmp, "seedfile")
-        self.log_path = os.path.join(tmp, "seedd.log")
-        self.proc = None
-        os.makedirs(os.path.dirname(self.socket), exist_ok=True)
+        super().__init__(tmp)
+        self.dir = tmp.path
+        self.libdir = env.libdir
 
     def start(self):
-        self.log_file = open(self.log_path, "w")
-        self.proc = subprocess.Popen(
-            [self.env.seedd, "--seed-file", self.seed_file, "--socket", self.socket],
-            stdin=subprocess.DEVNULL, stdout=self.log_file, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise Failure(f"seedd exited with {self.proc.returncode}: {self.log_tail()}")
-            st = self.ctl("status", "--json")
-            if st.returncode in (0, 1):
-                log(f"ok: seedd running (pid {self.proc.pid}, socket {self.socket})")
-                return
-            time.sleep(0.05)
-        raise Failure("seedd did not answer within 15 s: " + self.log_tail())
-
-    def stop(self):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise Failure("seedd did not stop within 10 s of SIGTERM")
-        rc = self.proc.returncode
-        self.proc = None
-        self.log_file.close()
-        return rc
-
-    def log_tail(self):
-        try:
-            with open(self.log_path) as f:
-                return f.read()[-2000:]
-        except OSError:
-            return ""
-
-    def ctl(self, *args):
-        return subprocess.run([self.env.seedctl, "--socket", self.socket, *args],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=10)
+        super().start(timeout=15)
+        log(f"ok: seedd running (pid {self.proc.pid}, socket {self.sock})")
 
     def counters(self):
         """(requests, bytes_served) from `seedctl status --json`."""
-        st = self.ctl("status", "--json")
-        if st.returncode not in (0, 1):
-            raise Failure(f"seedctl status failed ({st.returncode}): {st.stderr.strip()}")
         try:
-            status = json.loads(st.stdout)
+            status = self.status()
             return int(status["requests"]), int(status["bytes_served"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise Failure(f"bad seedctl status --json output ({e}): {st.stdout!r}")
+        except (AssertionError, ValueError, KeyError, TypeError) as e:
+            raise Failure(f"seedctl status --json failed: {e}")
 
     def requests(self):
         return self.counters()[0]
 
     def client_env(self):
-        env = dict(os.environ)
-        env["SEEDD_SOCKET"] = self.socket
-        env["LD_LIBRARY_PATH"] = self.env.libdir + (
+        env = super().client_env()
+        env["LD_LIBRARY_PATH"] = self.libdir + (
             ":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
         return env
 
@@ -365,17 +317,18 @@ def main():
         build(env)
         if name == "build":
             return 0
-        with tempfile.TemporaryDirectory(prefix="seedd-interop-") as tmp:
-            daemon = Daemon(env, tmp)
+        tmp = seeddtest.TempDir()
+        daemon = InteropDaemon(env, tmp)
+        try:
             daemon.start()
-            try:
-                table[name](env, daemon)
-            except Failure:
-                log("seedd log:\n" + daemon.log_tail())
-                raise
-            finally:
-                daemon.stop()
-    except Failure as e:
+            table[name](env, daemon)
+        except (Failure, AssertionError):
+            log("seedd log:\n" + daemon.log()[-2000:])
+            raise
+        finally:
+            daemon.stop()
+            tmp.cleanup()
+    except (Failure, AssertionError) as e:
         log(f"FAIL: {name}: {e}")
         return 1
     log(f"PASS: {name}")
