@@ -233,9 +233,11 @@ int seal_seal(const struct seal_key *k, const uint8_t *seed, size_t seed_len,
 {
 	uint8_t plain[SEEDFILE_MAX + SEAL_HASH_SIZE], nonce[32];
 	size_t n = seed_len + SEAL_HASH_SIZE;
+	char why[128];
 	int r;
 
-	if (!seedfile_size_ok(seed_len))
+	/* Never write a record that seal_open() would refuse to read back. */
+	if (!seedfile_size_ok(seed_len) || seedfile_check_bytes(seed, seed_len, why, sizeof(why)) < 0)
 		return -EINVAL;
 	memcpy(out, magic, sizeof(magic));
 	out[8] = VERSION;

@@ -76,7 +76,8 @@ int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len,
 
 /*
  * Encrypts seed and the machine hash into out (SEAL_MAX bytes); returns the
- * length written, or -EINVAL/-EIO. The nonce is derived from the plaintext
+ * length written, or -EINVAL (a seed seedfile_check_bytes() refuses, which
+ * seal_open() would refuse too) or -EIO. The nonce is derived from the plaintext
  * under a subkey, so no random source is needed and a nonce never repeats
  * for different plaintexts.
  */

@@ -17,9 +17,13 @@ int store_write(void *ctx, const uint8_t *seed, size_t len)
 {
 	struct store *st = ctx;
 	uint8_t buf[SEAL_MAX];
+	char why[128];
 	int r, n;
 
 	if (!st->key) {
+		/* Never write a seed that store_read() would refuse to read back. */
+		if (seedfile_check_bytes(seed, len, why, sizeof(why)) < 0)
+			return -EINVAL;
 		r = seedfile_store(&st->sf, seed, len);
 		if (r < 0 || memcmp(st->machine, unknown, sizeof(unknown)) == 0)
 			return r;

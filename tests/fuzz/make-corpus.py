@@ -85,10 +85,24 @@ def seedfiles():
         yield b"\xc0" + p
 
 
+def sealed():
+    """Inputs of fuzz-seal.c: mode byte, then content or seed + machine + edits."""
+    yield b"\x00" + pattern(64, 7)
+    yield b"\x00" + pattern(32, 8)
+    yield b"\x00" + b"seeddenc\x01\x01\x40\x00" + pattern(132, 9)
+    yield b"\x00" + b"seeddenc\x02\x01\x20\x00" + pattern(100, 10)
+    yield b"\x00seeddenc"
+    for size in (0, 1):
+        yield b"\x01" + bytes([size]) + pattern(96, 11 + size)
+        yield b"\x02" + bytes([size]) + pattern(96, 13 + size)
+        yield b"\x02" + bytes([size]) + pattern(96, 15 + size) + b"\x05\x80" + b"\x30\x01"
+        yield b"\x02" + bytes([size]) + pattern(96, 17 + size) + b"\xff\x70"
+
+
 def main():
     top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
     for name, gen in (("proto", lambda: list(requests()) + list(replies())),
-                      ("request", requests), ("seedfile", seedfiles)):
+                      ("request", requests), ("seedfile", seedfiles), ("seal", sealed)):
         d = os.path.join(top, name)
         os.makedirs(d, exist_ok=True)
         for data in gen():
