@@ -389,11 +389,6 @@ static int run(struct daemon *d, int listen_fd)
 	uint64_t wd = systemd_watchdog_usec();
 	struct timeval tv;
 
-	if (d->own_socket && listen(listen_fd, SOMAXCONN) < 0) {
-		log_err("cannot listen on %s: %s", d->cfg->socket, strerror(errno));
-		close(listen_fd);
-		return EXIT_RUNTIME;
-	}
 	d->base = event_base_new();
 	if (!d->base) {
 		close(listen_fd);
@@ -421,6 +416,11 @@ static int run(struct daemon *d, int listen_fd)
 		}
 	}
 
+	/* Only now may clients connect: a SIGTERM from here on is a clean stop. */
+	if (d->own_socket && listen(listen_fd, SOMAXCONN) < 0) {
+		log_err("cannot listen on %s: %s", d->cfg->socket, strerror(errno));
+		return EXIT_RUNTIME;
+	}
 	log_info("serving %s on %s (%zu-byte seed, Mbed TLS %s)", d->cfg->seed_file,
 		 d->cfg->socket, pool_seed_size(d->pool), pool_mbedtls_version());
 	systemd_ready("Seed updated; serving");

@@ -3,6 +3,7 @@
 """seedd start-up, seedfile handling and lifecycle, on the real binary."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -167,6 +168,28 @@ def test_sigterm_saves(tmp):
     check(d2.stop(signal.SIGINT) == 0, "SIGINT exit %s" % d2.returncode)
     check(read_file(d2.seed_file) != after2, "no save on SIGINT")
     check(not os.path.exists(d.sock), "socket file left after a clean stop")
+
+
+def test_sigterm_at_first_accept(tmp):
+    """SIGTERM is handled before the socket listens: a client's first connect and
+    an immediate SIGTERM give a clean stop with a save, never the default kill.
+    The order of the system calls shows it, independent of timing."""
+    strace = shutil.which("strace")
+    if not strace:
+        raise Skip("strace is not installed")
+    trace = tmp / "strace.out"
+    d = Daemon(tmp, wrapper=[strace, "-f", "-qq", "-e", "trace=listen,rt_sigaction", "-o", trace])
+    d.start()
+    # Signal seedd itself (its pid is in the lock file); strace exits with its status.
+    with open(d.seed_file + ".lock") as f:
+        os.kill(int(f.read()), signal.SIGTERM)
+    check(d.proc.wait(10) == 0, "exit %s" % d.proc.returncode)
+    calls = [l.split(None, 1)[1] for l in open(trace) if " " in l]
+    handled = [i for i, c in enumerate(calls)
+               if c.startswith("rt_sigaction(SIGTERM, {sa_handler=0x")]
+    listened = [i for i, c in enumerate(calls) if c.startswith("listen(")]
+    check(handled and listened, "no SIGTERM handler or listen() in the trace: %s" % calls)
+    check(handled[0] < listened[0], "listen() before the SIGTERM handler: %s" % calls)
 
 
 def test_periodic_save(tmp):
