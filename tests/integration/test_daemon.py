@@ -185,8 +185,14 @@ def test_sigterm_at_first_accept(tmp):
     d.start()
     # Signal seedd itself (its pid is in the lock file); strace exits with its status.
     with open(d.seed_file + ".lock") as f:
-        os.kill(int(f.read()), signal.SIGTERM)
-    check(d.proc.wait(10) == 0, "exit %s" % d.proc.returncode)
+        pid = int(f.read())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        check(d.proc.wait(10) == 0, "exit %s" % d.proc.returncode)
+    finally:
+        # Killing strace would leave its tracee running.
+        if d.proc.poll() is None:
+            os.kill(pid, signal.SIGKILL)
     calls = [l.split(None, 1)[1] for l in open(trace) if " " in l]
     handled = [i for i, c in enumerate(calls)
                if c.startswith("rt_sigaction(SIGTERM, {sa_handler=0x")]
