@@ -256,27 +256,13 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
 int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len,
 		  char *why, size_t whylen)
 {
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	int r;
+	int r = seedfile_read_at(sf->dirfd, sf->base, uid, 0, buf, SEEDFILE_MAX, len, why, whylen);
 
-	fd = open_checked(sf->dirfd, sf->base, uid, 0, &st, why, whylen);
-	if (fd < 0)
-		return fd;
-	if (!seedfile_size_ok((size_t)st.st_size)) {
-		snprintf(why, whylen, "has %lld bytes; a seed file holds exactly 32 or 64",
-			 (long long)st.st_size);
-		return -EINVAL;
-	}
-	r = read_full(fd, buf, (size_t)st.st_size, why, whylen);
-	if (r < 0)
-		return r;
-	if (seedfile_check_bytes(buf, (size_t)st.st_size, why, whylen) < 0) {
+	if (r == 0 && seedfile_check_bytes(buf, *len, why, whylen) < 0) {
 		explicit_bzero(buf, SEEDFILE_MAX);
 		return -EINVAL;
 	}
-	*len = (size_t)st.st_size;
-	return 0;
+	return r;
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len)
