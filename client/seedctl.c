@@ -227,6 +227,12 @@ static int cmd_status(int argc, char **argv)
 	return healthy ? EXIT_OK : EXIT_FAIL;
 }
 
+static void print_hex(const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", b[i]);
+}
+
 static int cmd_get(int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTS, { "bytes", required_argument, NULL, 'b' },
@@ -255,8 +261,7 @@ static int cmd_get(int argc, char **argv)
 	if (raw) {
 		rc = fwrite(buf, 1, bytes, stdout) == bytes ? EXIT_OK : EXIT_FAIL;
 	} else {
-		for (size_t i = 0; i < bytes; i++)
-			printf("%02x", buf[i]);
+		print_hex(buf, bytes);
 		putchar('\n');
 	}
 	explicit_bzero(buf, bytes);
@@ -483,12 +488,6 @@ static int cmd_provision(int argc, char **argv)
 		       path);
 	explicit_bzero(seed, sizeof(seed));
 	return rc;
-}
-
-static void print_hex(const uint8_t *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		printf("%02x", b[i]);
 }
 
 /* Offline validation for image CI: exit 0 ok, 1 refused, 2 usage. */
