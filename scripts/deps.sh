@@ -11,6 +11,9 @@ done
 echo "installing:$missing"
 as_root=""
 [ "$(id -u)" -eq 0 ] || as_root="sudo"
-$as_root apt-get update -qq
+# Several installs may run at once (CI, a second checkout): wait for the lock.
+lock="-o DPkg::Lock::Timeout=600"
 # shellcheck disable=SC2086
-DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq --no-install-recommends $missing
+$as_root apt-get $lock update -qq
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $as_root apt-get $lock install -y -qq --no-install-recommends $missing

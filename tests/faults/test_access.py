@@ -3,46 +3,11 @@
 """--allow-uid / --allow-gid with real second users, made for the test (root only)."""
 
 import os
-import random
 import subprocess
 import tempfile
 
 import seeddtest
-from faultlib import Daemon, check, need_root
-
-
-class Users:
-    """Throw-away system users (and a group), removed afterwards."""
-
-    def __init__(self):
-        self.users, self.groups = [], []
-        self.tag = "sdt%04d" % random.randrange(10000)
-
-    def group(self, name):
-        name = self.tag + name
-        subprocess.run(["groupadd", "--system", name], check=True, capture_output=True)
-        self.groups.append(name)
-        return name
-
-    def user(self, name, group=None):
-        name = self.tag + name
-        args = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
-        args += ["--gid", group] if group else ["--user-group"]
-        subprocess.run(args + [name], check=True, capture_output=True)
-        self.users.append(name)
-        return int(subprocess.check_output(["id", "-u", name])), \
-            int(subprocess.check_output(["id", "-g", name]))
-
-    def remove(self):
-        for u in self.users:
-            subprocess.run(["userdel", u], capture_output=True)
-        for g in self.groups + self.users:
-            subprocess.run(["groupdel", g], capture_output=True)
-
-
-def as_user(uid, gid, argv, env):
-    return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
-                           "--"] + argv, capture_output=True, text=True, env=env, timeout=60)
+from faultlib import Daemon, Users, as_user, check, need_root
 
 
 def test_allow_ids(tmp):
