@@ -160,9 +160,13 @@ ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t ca
 	}
 }
 
+/*
+ * secure_getenv: in a setuid, setgid or file-capability process the caller
+ * chose the environment, so its socket and timeout are not to be trusted.
+ */
 const char *seedd_socket_path(void)
 {
-	const char *p = getenv("SEEDD_SOCKET");
+	const char *p = secure_getenv("SEEDD_SOCKET");
 
 	return p && *p ? p : SEEDD_DEFAULT_SOCKET;
 }
@@ -171,7 +175,7 @@ int seedd_timeout_ms(void)
 {
 	uint64_t v;
 
-	if (parse_u64(getenv("SEEDD_TIMEOUT_MS"), 1, INT32_MAX, &v) < 0)
+	if (parse_u64(secure_getenv("SEEDD_TIMEOUT_MS"), 1, UINT64_MAX, &v) < 0)
 		return DEFAULT_TIMEOUT_MS;
-	return (int)v;
+	return v > SEEDD_MAX_TIMEOUT_MS ? SEEDD_MAX_TIMEOUT_MS : (int)v;
 }

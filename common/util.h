@@ -45,10 +45,16 @@ int sock_set_blocking(int fd, int timeout_ms);
  */
 ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t cap, int64_t deadline);
 
-/* $SEEDD_SOCKET, else the compiled default. */
+/* The most $SEEDD_TIMEOUT_MS may ask for: one minute. */
+#define SEEDD_MAX_TIMEOUT_MS 60000
+
+/* $SEEDD_SOCKET, else the compiled default; the default in AT_SECURE processes. */
 const char *seedd_socket_path(void);
 
-/* $SEEDD_TIMEOUT_MS when valid, else the 2000 ms default. */
+/*
+ * $SEEDD_TIMEOUT_MS clamped to SEEDD_MAX_TIMEOUT_MS; the 2000 ms default when
+ * it is not a positive decimal number, and in AT_SECURE processes.
+ */
 int seedd_timeout_ms(void);
 
 #endif
