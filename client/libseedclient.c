@@ -1,13 +1,27 @@
 // SPDX-License-Identifier: MIT
 /*
- * One connection per process, made on first use and kept: a request costs
- * one send and one receive. A forked child never touches its parent's
- * connection; a connection the daemon dropped is re-made once, transparently.
+ * libseedclient: the NV seed callbacks, over one kept connection per process.
+ *
+ * A request checks the cached connection out of its slot under a lock, does
+ * its socket I/O without the lock and checks the connection back in, so a
+ * request costs one send and one receive, and neither fork() nor another
+ * thread ever waits for a slow daemon. Threads that find the slot empty make
+ * connections of their own. A connection the daemon dropped is re-made once,
+ * transparently.
+ *
+ * Trust: a new connection is used only when the daemon runs as root, as the
+ * build's daemon user or as our own effective uid; otherwise nothing is sent.
+ * The cached fd is used, and closed, only while it is still the socket we
+ * made: a program that closed it and reused the number keeps its file.
  */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -17,18 +31,53 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
-static int conn_fd = -1;
-static pid_t conn_pid;
-static int conn_timeout_ms;
-static char conn_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+struct conn {
+	int fd;
+	int timeout_ms;
+	/* The socket's identity: a reused fd number has another inode. */
+	dev_t dev;
+	ino_t ino;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	/* On the in-flight list while a request has it checked out. */
+	struct conn *prev, *next;
+};
 
-static void conn_drop(void)
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* Guards the slot, the in-flight list and owner; never held across I/O. */
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct conn slot = { .fd = -1 };
+static struct conn *in_flight;
+/* The process the slot and the list belong to. */
+static pid_t owner;
+
+static bool conn_is_ours(const struct conn *c)
 {
-	if (conn_fd >= 0)
-		close(conn_fd);
-	conn_fd = -1;
+	struct stat st;
+
+	return fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == c->dev &&
+	       st.st_ino == c->ino;
+}
+
+/* Closes c's fd if it is still our socket; a reused number is only forgotten. */
+static void conn_close(struct conn *c)
+{
+	if (c->fd >= 0 && conn_is_ours(c))
+		close(c->fd);
+	c->fd = -1;
+}
+
+/*
+ * In a child, the slot and the connections its parent's threads had checked
+ * out are copies the child must not use: those threads do not exist here to
+ * close them. Called with conn_lock held.
+ */
+static void conn_forget_parent(void)
+{
+	conn_close(&slot);
+	for (struct conn *c = in_flight; c; c = c->next)
+		conn_close(c);
+	in_flight = NULL;
+	owner = getpid();
 }
 
 static void atfork_prepare(void)
@@ -43,7 +92,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-	conn_drop();
+	conn_forget_parent();
 	pthread_mutex_unlock(&conn_lock);
 }
 
@@ -52,54 +101,128 @@ static void atfork_register(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
-/* Is the cached connection ours to use for path? Called with conn_lock held. */
-static int conn_usable(const char *path)
+/* Takes the cached connection (if any) and puts c on the in-flight list. */
+static void conn_check_out(struct conn *c)
 {
+	pthread_mutex_lock(&conn_lock);
 	/* getpid() also catches children made with a raw clone(2). */
-	if (conn_fd >= 0 && (conn_pid != getpid() || strcmp(conn_path, path) != 0))
-		conn_drop();
-	return conn_fd >= 0;
+	if (owner != getpid())
+		conn_forget_parent();
+	*c = slot;
+	slot.fd = -1;
+	c->prev = NULL;
+	c->next = in_flight;
+	if (in_flight)
+		in_flight->prev = c;
+	in_flight = c;
+	pthread_mutex_unlock(&conn_lock);
 }
 
-/* Called with conn_lock held. Returns the reply length or -errno. */
-static ssize_t conn_call(const char *path, const void *req, size_t reqlen, void *reply, size_t cap,
-			 int timeout_ms)
+/* Takes c off the in-flight list; caches it when the slot is free, else closes it. */
+static void conn_check_in(struct conn *c)
+{
+	pthread_mutex_lock(&conn_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		in_flight = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->fd >= 0 && slot.fd < 0) {
+		slot = *c;
+		c->fd = -1;
+	}
+	pthread_mutex_unlock(&conn_lock);
+	conn_close(c);
+}
+
+/*
+ * A daemon we may send to runs as root, as ourselves or as the build's daemon
+ * user. The name is looked up only for another uid, so the common case costs
+ * no NSS lookup; a lookup that fails or does not fit the buffer refuses.
+ */
+static bool daemon_trusted(uid_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (uid == 0 || uid == geteuid())
+		return true;
+	return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
+	       strcmp(res->pw_name, SEEDD_DAEMON_USER) == 0;
+}
+
+/*
+ * Connects c to path and checks the daemon's credentials before anything is
+ * sent. Returns 0, -EPERM for a daemon we do not trust, or another -errno.
+ */
+static int conn_open(struct conn *c, const char *path, int timeout_ms, int64_t deadline)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct stat st;
+	int r, fd = sock_connect(path, deadline);
+
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	c->fd = fd;
+	c->dev = st.st_dev;
+	c->ino = st.st_ino;
+	c->timeout_ms = timeout_ms;
+	memcpy(c->path, path, strlen(path) + 1);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		r = -errno;
+	else if (len != sizeof(cred) || !daemon_trusted(cred.uid))
+		r = -EPERM;
+	else
+		/* Connected without blocking; requests block, bounded by the timeout. */
+		r = sock_set_blocking(c->fd, timeout_ms);
+	if (r < 0)
+		conn_close(c);
+	return r;
+}
+
+/* Sends one request on c, connecting when needed. Returns the reply length or -errno. */
+static ssize_t conn_call(struct conn *c, const char *path, const void *req, size_t reqlen,
+			 void *reply, size_t cap, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 
+	if (c->fd >= 0 && strcmp(c->path, path) != 0)
+		conn_close(c);
+	/* The one check per request that the program did not close and reuse the fd. */
+	if (c->fd >= 0 && !conn_is_ours(c))
+		c->fd = -1;
+
 	for (;;) {
-		int cached = conn_usable(path);
+		bool cached = c->fd >= 0;
 		ssize_t n;
 
 		/* $SEEDD_TIMEOUT_MS changed since the connection was made. */
-		if (cached && conn_timeout_ms != timeout_ms) {
-			if (sock_set_blocking(conn_fd, timeout_ms) < 0)
-				conn_drop();
+		if (cached && c->timeout_ms != timeout_ms) {
+			if (sock_set_blocking(c->fd, timeout_ms) < 0)
+				conn_close(c);
 			else
-				conn_timeout_ms = timeout_ms;
-			cached = conn_fd >= 0;
+				c->timeout_ms = timeout_ms;
+			cached = c->fd >= 0;
 		}
-
 		if (!cached) {
-			int fd = sock_connect(path, deadline);
+			int r = conn_open(c, path, timeout_ms, deadline);
 
-			if (fd < 0)
-				return fd;
-			/* Connected without blocking; requests block, bounded by the timeout. */
-			if (sock_set_blocking(fd, timeout_ms) < 0) {
-				close(fd);
-				return -EIO;
-			}
-			conn_fd = fd;
-			conn_pid = getpid();
-			conn_timeout_ms = timeout_ms;
-			memcpy(conn_path, path, strlen(path) + 1);
+			if (r < 0)
+				return r;
 		}
-		n = sock_call(conn_fd, req, reqlen, reply, cap, deadline);
+		n = sock_call(c->fd, req, reqlen, reply, cap, deadline);
 		if (n >= 0)
 			return n;
 		/* After a timeout a late reply could still arrive: never reuse. */
-		conn_drop();
+		conn_close(c);
 		if (!cached || (n != -EPIPE && n != -ECONNRESET && n != -ENOTCONN))
 			return n;
 	}
@@ -111,13 +234,14 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 	uint8_t req[SEEDD_PROTO_MAX_MSG];
 	uint8_t reply[SEEDD_PROTO_MAX_MSG];
 	struct proto_msg msg;
+	struct conn c;
 	size_t reqlen;
 	ssize_t n;
 	int r;
 
 	if (!path)
 		path = seedd_socket_path();
-	if (strlen(path) >= sizeof(conn_path))
+	if (strlen(path) >= sizeof(c.path))
 		return -ENAMETOOLONG;
 	reqlen = proto_put_hdr(req, op, SEEDD_ST_OK, (uint32_t)plen);
 	if (plen)
@@ -125,18 +249,18 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 	reqlen += plen;
 
 	pthread_once(&atfork_once, atfork_register);
-	pthread_mutex_lock(&conn_lock);
-	n = conn_call(path, req, reqlen, reply, sizeof(reply), seedd_timeout_ms());
+	conn_check_out(&c);
+	n = conn_call(&c, path, req, reqlen, reply, sizeof(reply), seedd_timeout_ms());
 	if (n >= 0) {
 		r = proto_parse_reply(reply, (size_t)n, op, &msg);
 		if (r == 0 && msg.len != outlen)
 			r = -EPROTO;
 		if (r < 0)
-			conn_drop();
+			conn_close(&c);
 	} else {
 		r = (int)n;
 	}
-	pthread_mutex_unlock(&conn_lock);
+	conn_check_in(&c);
 
 	if (r == 0 && outlen)
 		memcpy(out, msg.payload, outlen);

@@ -5,7 +5,18 @@
  * Every call fetches fresh bytes from seedd over a Unix socket. The functions
  * are thread-safe and fork-safe, raise no signals, print nothing and need no
  * initialisation. The socket is $SEEDD_SOCKET, else the compiled default; a
- * request waits at most $SEEDD_TIMEOUT_MS milliseconds (default 2000).
+ * request waits at most $SEEDD_TIMEOUT_MS milliseconds (default 2000, at
+ * most 60000). Setuid, setgid and file-capability programs ignore both
+ * variables (secure_getenv).
+ *
+ * Before it sends anything on a new connection the library checks the
+ * daemon's credentials (SO_PEERCRED): it accepts a daemon running as root,
+ * as the daemon user chosen at build time or as the caller's effective uid,
+ * and fails otherwise. It keeps one connection, used only while its fd is
+ * still the socket it made: a program that closes it and reuses the number
+ * keeps its own file, which the library never reads, writes or closes.
+ * fork() never waits for another thread's request, and a child never uses a
+ * connection of its parent.
  */
 #ifndef SEEDCLIENT_H
 #define SEEDCLIENT_H
@@ -43,8 +54,9 @@ int seedclient_entropy_poll(void *data, unsigned char *output, size_t len, size_
  * on socket_path (NULL: $SEEDD_SOCKET, else the default). Returns 0, or a
  * negative errno value with buf zeroized: -ECONNREFUSED or -ENOENT when no
  * daemon listens, -ETIMEDOUT when it does not answer in time, -EBUSY when it
- * refuses more clients, -EACCES when it refuses this peer, -EPROTO on a bad
- * reply.
+ * refuses more clients, -EACCES when it refuses this peer, -EPERM when the
+ * daemon runs as a user this process does not trust (nothing was sent),
+ * -EPROTO on a bad reply.
  */
 int seedclient_read(const char *socket_path, unsigned char *buf, size_t len);
 
