@@ -11,11 +11,26 @@
  *   sctool fail N                one read expected to fail: prints
  *                                "rc=R ms=T zeroed=Z" (Z: buffer all zero)
  *   sctool failpoll N            the same for seedclient_entropy_poll
+ *   sctool failread N            the same for seedclient_read($SEEDD_SOCKET)
+ *   sctool reuse-file N PATH     read; close every fd >= 3 and open PATH at the number the
+ *                                library's socket had, write a line; read again; check
+ *                                that the file is still open at the same offset
+ *   sctool reuse-dgram N         the same with one end of a datagram socketpair, a
+ *                                datagram waiting on it: still there after the read
+ *   sctool forkbusy PATH N       a thread reads from $SEEDD_SOCKET (a mute daemon); once a
+ *                                line arrives on stdin the main thread forks and prints
+ *                                "fork_ms=T"; the child prints the sockets it inherited
+ *                                ("child_sockets=K") and N bytes read from PATH
  */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -93,6 +108,164 @@ static size_t arg_size(const char *s)
 	return (size_t)v;
 }
 
+/* The open sockets of this process: how many, and the lowest fd number. */
+static int sockets(int *lowest)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	*lowest = -1;
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		char link[64], target[64];
+		int fd = atoi(e->d_name);
+		ssize_t len;
+
+		if (e->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len < 0)
+			continue;
+		target[len] = 0;
+		if (strncmp(target, "socket:", 7))
+			continue;
+		n++;
+		if (*lowest < 0 || fd < *lowest)
+			*lowest = fd;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Puts fd at number to, as a program reusing freed numbers does. */
+static int move_fd(int fd, int to)
+{
+	if (fd == to)
+		return fd;
+	if (dup2(fd, to) < 0)
+		return -1;
+	close(fd);
+	return to;
+}
+
+/*
+ * Reads, then closes every fd >= 3, as a daemonising program does, and opens
+ * the program's own fd at the number the library's socket had.
+ */
+static int reuse(const char *what, const char *path)
+{
+	static const char line[] = "the application's own line\n";
+	static const char dgram[] = "the application's own datagram";
+	char got[sizeof(dgram) + 16];
+	struct stat before, after;
+	int libfd, fd, peer = -1, sv[2];
+	off_t off;
+	ssize_t n;
+
+	if (read_n("", 1))
+		return 1;
+	if (sockets(&libfd) != 1 || libfd < 3) {
+		fprintf(stderr, "sctool: cannot find the library's socket\n");
+		return 2;
+	}
+	close_range(3, ~0U, 0);
+	if (path) {
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		fd = fd < 0 ? -1 : move_fd(fd, libfd);
+		if (fd < 0 || write(fd, line, sizeof(line) - 1) != (ssize_t)sizeof(line) - 1) {
+			perror("sctool: the log file");
+			return 2;
+		}
+	} else {
+		if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0 ||
+		    (peer = move_fd(sv[1], libfd + 1)) < 0 || (fd = move_fd(sv[0], libfd)) < 0 ||
+		    send(peer, dgram, sizeof(dgram), 0) != (ssize_t)sizeof(dgram)) {
+			perror("sctool: the datagram socket");
+			return 2;
+		}
+	}
+	fstat(fd, &before);
+	off = lseek(fd, 0, SEEK_CUR);
+
+	if (read_n("", 1))
+		return 1;
+
+	if (fstat(fd, &after) < 0 || after.st_ino != before.st_ino ||
+	    after.st_dev != before.st_dev) {
+		fprintf(stderr, "sctool: the %s at fd %d was closed or replaced\n", what, fd);
+		return 1;
+	}
+	if (lseek(fd, 0, SEEK_CUR) != off) {
+		fprintf(stderr, "sctool: the %s's offset moved\n", what);
+		return 1;
+	}
+	if (!path) {
+		n = recv(fd, got, sizeof(got), MSG_DONTWAIT);
+		if (n != (ssize_t)sizeof(dgram) || memcmp(got, dgram, sizeof(dgram))) {
+			fprintf(stderr, "sctool: the waiting datagram is gone: %zd\n", n);
+			return 1;
+		}
+		n = recv(peer, got, sizeof(got), MSG_DONTWAIT);
+		if (n >= 0 || errno != EAGAIN) {
+			fprintf(stderr, "sctool: %zd bytes were sent on the datagram socket\n", n);
+			return 1;
+		}
+	}
+	printf("%s intact at fd %d\n", what, fd);
+	return 0;
+}
+
+static void *busy_thread(void *arg)
+{
+	unsigned char b[64];
+
+	(void)arg;
+	seedclient_nv_seed_read(b, sizeof(b));
+	return NULL;
+}
+
+/*
+ * Forks while another thread waits for a mute daemon: fork() must not wait
+ * for it, and the child must neither inherit that connection nor fail.
+ */
+static int forkbusy(const char *path)
+{
+	struct timespec t0;
+	pthread_t tid;
+	char go[16];
+	int status, lowest;
+	pid_t pid;
+
+	if (pthread_create(&tid, NULL, busy_thread, NULL))
+		return 2;
+	/* The test writes a line once the mute daemon has the thread's request. */
+	if (!fgets(go, sizeof(go), stdin))
+		return 2;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	if (pid == 0) {
+		unsigned char buf[MAXN];
+		int inherited = sockets(&lowest);
+		int r = seedclient_read(path, buf, n_bytes);
+
+		printf("child_sockets=%d\n", inherited);
+		if (r < 0) {
+			fprintf(stderr, "sctool: the child's seedclient_read returned %d\n", r);
+			_exit(1);
+		}
+		hexline("child ", buf, n_bytes);
+		_exit(0);
+	}
+	printf("fork_ms=%.3f\n", ms_since(&t0));
+	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+		return 2;
+	/* Not joined: the thread is still waiting for the mute daemon. */
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char buf[MAXN];
@@ -158,6 +331,28 @@ int main(int argc, char **argv)
 		n_bytes = arg_size(argv[2]);
 		memset(buf, 0x5a, n_bytes);
 		return seedclient_nv_seed_write(buf, n_bytes) == (int)n_bytes ? 0 : 1;
+	}
+	if (!strcmp(cmd, "reuse-file") && argc == 4) {
+		n_bytes = arg_size(argv[2]);
+		return reuse("log file", argv[3]);
+	}
+	if (!strcmp(cmd, "reuse-dgram") && argc == 3) {
+		n_bytes = arg_size(argv[2]);
+		return reuse("datagram socket", NULL);
+	}
+	if (!strcmp(cmd, "forkbusy") && argc == 4) {
+		n_bytes = arg_size(argv[3]);
+		return forkbusy(argv[2]);
+	}
+	if (!strcmp(cmd, "failread") && argc == 3) {
+		int r;
+
+		n_bytes = arg_size(argv[2]);
+		memset(buf, 0xa5, sizeof(buf));
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		r = seedclient_read(NULL, buf, n_bytes);
+		printf("rc=%d ms=%.3f zeroed=%d\n", r, ms_since(&t0), all_zero(buf, n_bytes));
+		return 0;
 	}
 	if ((!strcmp(cmd, "fail") || !strcmp(cmd, "failpoll")) && argc == 3) {
 		size_t olen = 12345;

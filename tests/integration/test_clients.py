@@ -53,6 +53,66 @@ def test_fork(tmp):
     check(len(set(parent + child)) == 12, "parent and child got equal bytes")
 
 
+def test_fd_reuse_file(tmp):
+    """The program closes every fd and reuses the socket's number for a log file."""
+    d = Daemon(tmp).start()
+    log = tmp / "app.log"
+    r = d.sctool("reuse-file", 32, log, check_rc=False)
+    check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+    lines = r.stdout.split("\n")
+    check(len(lines[0]) == 64 and len(lines[1]) == 64 and lines[0] != lines[1], r.stdout)
+    check(lines[2].startswith("log file intact at fd "), r.stdout)
+    check(read_file(log) == b"the application's own line\n", "log file: %r" % read_file(log))
+    check(d.status()["requests"] == 2, d.status())
+
+
+def test_fd_reuse_dgram(tmp):
+    """The same with a datagram socket that has a datagram waiting at that number."""
+    d = Daemon(tmp).start()
+    r = d.sctool("reuse-dgram", 32, check_rc=False)
+    check(r.returncode == 0, "exit %d: %s" % (r.returncode, r.stderr))
+    lines = r.stdout.split("\n")
+    check(len(lines[0]) == 64 and len(lines[1]) == 64 and lines[0] != lines[1], r.stdout)
+    check(lines[2].startswith("datagram socket intact at fd "), r.stdout)
+    check(d.status()["requests"] == 2, d.status())
+
+
+def test_fork_while_busy(tmp):
+    """fork() while another thread waits for a mute daemon returns at once; the child works."""
+    timeout_ms = 5000
+    d = Daemon(tmp).start()
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    mute.bind(tmp / "mute.sock")
+    mute.listen(4)
+    mute.settimeout(30)
+    env = dict(os.environ, SEEDD_SOCKET=tmp / "mute.sock", SEEDD_TIMEOUT_MS=str(timeout_ms))
+    p = subprocess.Popen([SCTOOL, "forkbusy", d.sock, "32"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        conn, _ = mute.accept()
+        conn.settimeout(30)
+        # The thread's request arrived: it now waits for the reply that never comes.
+        check(len(conn.recv(100)) == HDR.size + 4, "no request from the busy thread")
+        p.stdin.write("fork\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+    check(p.returncode == 0, "exit %d: %s %s" % (p.returncode, out, err))
+    f = dict(l.split("=", 1) for l in out.split("\n") if "=" in l)
+    child = [l.split()[1] for l in out.split("\n") if l.startswith("child ")]
+    fork_ms = float(f["fork_ms"])
+    print("fork() took %.3f ms while a thread waited for a mute daemon (timeout %d ms)"
+          % (fork_ms, timeout_ms))
+    check(fork_ms < timeout_ms / 2, "fork() waited %.1f ms for the busy thread" % fork_ms)
+    check(f["child_sockets"] == "0", "the child inherited %s socket(s)" % f["child_sockets"])
+    check(len(child) == 1 and len(child[0]) == 64, out)
+    check(d.status()["requests"] == 1, d.status())
+    conn.close()
+    mute.close()
+
+
 def test_no_daemon_fails_fast(tmp):
     for sock in (tmp / "nothing-here.sock", None):
         env = dict(os.environ, SEEDD_SOCKET=sock or tmp / "stale.sock")

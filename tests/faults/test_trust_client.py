@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""libseedclient's trust rules, with real second users (root only).
+
+A setuid program ignores $SEEDD_SOCKET; a client sends nothing to a daemon
+that runs as neither root, the build's daemon user nor the client's own uid;
+$SEEDD_TIMEOUT_MS is clamped.
+"""
+
+import errno
+import os
+import pwd
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import signal
+import sys
+import tempfile
+
+import seeddtest
+from faultlib import Daemon, Users, as_user, check, need_root, wait_for
+
+MAX_TIMEOUT_MS = 60000
+
+# A listener that records what reaches it and never answers. When its stdin
+# closes it takes whatever is still queued, prints "accepts=A bytes=B", exits.
+LISTENER = r"""
+import os, select, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o777)
+s.listen(64)
+print("listening", flush=True)
+accepts = received = 0
+conns = []
+def take(c):
+    global received
+    try:
+        while True:
+            data = c.recv(65536, socket.MSG_DONTWAIT)
+            if not data:
+                return False
+            received += len(data)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+while True:
+    ready = select.select([s, sys.stdin] + conns, [], [])[0]
+    if sys.stdin in ready and not sys.stdin.readline():
+        break
+    if s in ready:
+        conns.append(s.accept()[0])
+        accepts += 1
+    for c in [c for c in conns if c in ready]:
+        if not take(c):
+            conns.remove(c)
+s.setblocking(False)
+while True:
+    try:
+        conns.append(s.accept()[0])
+        accepts += 1
+    except BlockingIOError:
+        break
+for c in conns:
+    take(c)
+print("accepts=%d bytes=%d" % (accepts, received), flush=True)
+"""
+
+
+class Listener:
+    """LISTENER on path, run as uid:gid (None: as root)."""
+
+    def __init__(self, path, ids=None):
+        argv = [sys.executable, "-c", LISTENER, path]
+        if ids:
+            argv = ["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1], "--clear-groups",
+                    "--"] + argv
+        self.path = path
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        check(self.proc.stdout.readline().strip() == "listening", "the listener did not start")
+
+    def finish(self):
+        """Returns (accepts, bytes received) once everything queued is taken."""
+        out, _ = self.proc.communicate(timeout=30)
+        m = re.search(r"accepts=(\d+) bytes=(\d+)", out)
+        check(m, "listener: %r" % out)
+        return int(m.group(1)), int(m.group(2))
+
+
+def need_tools():
+    need_root("making users")
+    for tool in ("useradd", "setpriv"):
+        if not shutil.which(tool):
+            raise seeddtest.Skip("%s is not installed" % tool)
+
+
+def shared_dir(owner=None):
+    """A temp dir every user can reach (0755), owned by owner (uid, gid) or root."""
+    path = tempfile.mkdtemp(prefix="seedd-trust-")
+    os.chmod(path, 0o755)
+    if owner:
+        os.chown(path, *owner)
+    return path
+
+
+def fields(out):
+    return dict(kv.split("=", 1) for kv in out.split())
+
+
+def test_setuid_ignores_env(tmp):
+    """A setuid-root client run by a user ignores the $SEEDD_SOCKET he sets."""
+    need_tools()
+    users = Users()
+    dirs = []
+    try:
+        mallory = users.user("m")
+        progdir, hisdir, rootdir = shared_dir(), shared_dir(mallory), shared_dir()
+        dirs += [progdir, hisdir, rootdir]
+        prog = os.path.join(progdir, "sctool")
+        shutil.copy(seeddtest.SCTOOL, prog)
+        os.chown(prog, 0, 0)
+        # Against his own listener a setuid client (euid 0) would also fail the
+        # credential check; root's passes it, so there only the environment
+        # rule keeps the setuid client away.
+        for owner, path in (("his own", os.path.join(hisdir, "s.sock")),
+                            ("root's", os.path.join(rootdir, "s.sock"))):
+            env = dict(os.environ, SEEDD_SOCKET=path, SEEDD_TIMEOUT_MS="300")
+            for mode in (0o755, 0o4755):
+                os.chmod(prog, mode)
+                listener = Listener(path, mallory if owner == "his own" else None)
+                r = as_user(*mallory, [prog, "fail", "32"], env)
+                accepts, received = listener.finish()
+                os.unlink(path)
+                print("mode %04o, %s listener: %d connection(s), %d bytes received; %s"
+                      % (mode, owner, accepts, received, r.stdout.strip()))
+                check(r.stdout.startswith("rc="), "mode %o: %s" % (mode, r.stderr))
+                if mode & 0o4000:
+                    check(accepts == 0 and received == 0,
+                          "the setuid client reached the socket in $SEEDD_SOCKET")
+                else:
+                    # The control: without the setuid bit the client goes there.
+                    check(accepts >= 1 and received > 0, "the plain client sent nothing")
+    finally:
+        users.remove()
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def daemon_as(tmp, ids):
+    """A seedd running as ids, on a seed file and socket in a dir of its own."""
+    d = shared_dir(ids)
+    daemon = Daemon(tmp, seed_file=os.path.join(d, "seedfile"), sock=os.path.join(d, "s.sock"),
+                    wrapper=["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1],
+                             "--clear-groups", "--"])
+    daemon.dir = d
+    return daemon.start()
+
+
+def test_cross_uid_daemon(tmp):
+    """A daemon of another, untrusted uid gets nothing; its own uid and the daemon user work."""
+    need_tools()
+    users = Users()
+    made_daemon_user = False
+    daemons = []
+    try:
+        alice, bob = users.user("a"), users.user("b")
+        daemon = daemon_as(tmp, bob)
+        daemons.append(daemon)
+        env = daemon.client_env()
+        for who, ids in (("uid %d" % alice[0], alice), ("root", None)):
+            argv = [seeddtest.SCTOOL, "failread", "32"]
+            r = as_user(*ids, argv, env) if ids else subprocess.run(
+                argv, capture_output=True, text=True, env=env, timeout=60)
+            f = fields(r.stdout)
+            check(f.get("rc") == str(-errno.EPERM) and f.get("zeroed") == "1",
+                  "%s against a daemon of uid %d: %s %s" % (who, bob[0], r.stdout, r.stderr))
+            check(daemon.status()["requests"] == 0, "%s sent a request" % who)
+            print("%s against seedd of uid %d: %s" % (who, bob[0], r.stdout.strip()))
+        r = as_user(*alice, [seeddtest.SEEDCTL, "--socket", daemon.sock, "get"], env)
+        check(r.returncode == 1 and "Operation not permitted" in r.stderr, r.stderr)
+        # The control: the daemon's own uid is served.
+        r = as_user(*bob, [seeddtest.SCTOOL, "read", "32", "1"], env)
+        check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)
+        check(daemon.status()["requests"] == 1, daemon.status())
+        check(daemon.stop() == 0)
+
+        # A daemon running as the build's daemon user is trusted by every uid.
+        name = os.environ["DAEMON_USER"]
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", "--user-group", name], check=True,
+                           capture_output=True)
+            made_daemon_user = True
+            pw = pwd.getpwnam(name)
+        daemon = daemon_as(tmp, (pw.pw_uid, pw.pw_gid))
+        daemons.append(daemon)
+        r = as_user(*alice, [seeddtest.SCTOOL, "read", "32", "1"], daemon.client_env())
+        check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)
+        daemon.sctool("read", 32, 1)
+        check(daemon.status()["requests"] == 2, daemon.status())
+        print("uid %d and root served by seedd as %s (uid %d)" % (alice[0], name, pw.pw_uid))
+        check(daemon.stop() == 0)
+    finally:
+        for d in daemons:
+            d.stop(timeout=10)
+            shutil.rmtree(d.dir, ignore_errors=True)
+        if made_daemon_user:
+            subprocess.run(["userdel", name], capture_output=True)
+            subprocess.run(["groupdel", name], capture_output=True)
+        users.remove()
+
+
+def test_timeout_clamp(tmp):
+    """$SEEDD_TIMEOUT_MS above the maximum is clamped; the timeouts the library sets show it."""
+    strace = shutil.which("strace")
+    if not strace:
+        raise seeddtest.Skip("strace is not installed")
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    mute.bind(tmp / "mute.sock")
+    mute.listen(16)
+    # Waiting out the one-minute maximum would make a slow test: read the
+    # socket timeouts the library derives from the value, then stop the client.
+    # (hung_daemon_times_out in the integration suite shows that a request
+    # fails at that timeout.)
+    for asked, want in (("1500", (1, 500000)), ("99999999", (MAX_TIMEOUT_MS // 1000, 0)),
+                        ("18446744073709551615", (MAX_TIMEOUT_MS // 1000, 0)),
+                        ("0", (2, 0)), ("soon", (2, 0))):
+        trace = tmp / "strace-%s.out" % asked
+        env = dict(os.environ, SEEDD_SOCKET=tmp / "mute.sock", SEEDD_TIMEOUT_MS=asked)
+        p = subprocess.Popen([strace, "-f", "-qq", "-xx", "-e", "trace=setsockopt", "-o", trace,
+                              seeddtest.SCTOOL, "fail", "32"], stdout=subprocess.PIPE, text=True,
+                             env=env)
+
+        def traced():
+            text = seeddtest.read_file(trace).decode() if os.path.exists(trace) else ""
+            return "SO_SNDTIMEO" in text and text
+
+        try:
+            text = wait_for(traced, 30, "the client to set its socket timeouts")
+        finally:
+            # Killing strace would leave the client waiting: kill the client.
+            for pid in set(re.findall(r"^(\d+) ", seeddtest.read_file(trace).decode(), re.M)):
+                os.kill(int(pid), signal.SIGKILL)
+            p.wait(30)
+        # strace shows the struct timeval as raw bytes (SO_RCVTIMEO_OLD).
+        got = [struct.unpack("=qq", bytes.fromhex(raw.replace("\\x", "")))
+               for raw in re.findall(r"SO_(?:RCV|SND)TIMEO\w*, \"((?:\\x[0-9a-f]{2}){16})\"", text)]
+        check(len(got) == 2 and all(tv == want for tv in got),
+              "SEEDD_TIMEOUT_MS=%s: %s" % (asked, text))
+        print("SEEDD_TIMEOUT_MS=%s: socket timeouts %d.%06d s" % (asked, want[0], want[1]))
+    mute.close()
+
+
+if __name__ == "__main__":
+    seeddtest.main(globals())
