@@ -5,12 +5,11 @@
  *   seedd-bench client    --procs N [--seconds S] [--warmup W] [--bytes B]
  *   seedd-bench file      --procs N --file PATH [--seconds S] [--warmup W] [--bytes B]
  *   seedd-bench getrandom --procs N [--seconds S] [--warmup W] [--bytes B]
- *   seedd-bench spawn     --runs R PROGRAM [ARG...]
  *
  * The first three fork N processes that call one operation in a closed loop;
  * all of them warm up, then time every call with CLOCK_MONOTONIC inside one
- * common window. "spawn" times fork + exec + wait of PROGRAM. Each run prints
- * one JSON object on stdout.
+ * common window. Each run prints one JSON object on stdout; fresh processes
+ * are seedd-bench-spawn's.
  *
  * Latencies go into a log-linear histogram per process (exact below 2048 ns,
  * within 0.1% above), kept in shared memory and merged by the parent: memory
@@ -261,64 +260,10 @@ static int run_load(enum mode mode, unsigned procs, double seconds, double warmu
 	return failed || errors ? 1 : 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static int spawn_once(char **argv, uint64_t *ns)
-{
-	int64_t t0 = now_ns();
-	pid_t pid = fork();
-	int st;
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
-	*ns = (uint64_t)(now_ns() - t0);
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
-static int run_spawn(unsigned runs, char **argv)
-{
-	uint64_t *ns = calloc(runs, sizeof(*ns)), dummy;
-	unsigned errors = 0;
-	double sum = 0;
-
-	if (!ns)
-		return 1;
-	/* Warm the page cache and the dynamic loader's files. */
-	for (int i = 0; i < 10; i++)
-		spawn_once(argv, &dummy);
-	for (unsigned i = 0; i < runs; i++) {
-		if (spawn_once(argv, &ns[i]) < 0)
-			errors++;
-		sum += (double)ns[i];
-	}
-	qsort(ns, runs, sizeof(*ns), cmp_u64);
-	printf("{\"mode\": \"spawn\", \"program\": \"%s\", \"arg\": \"%s\", \"runs\": %u, "
-	       "\"errors\": %u, \"mean_us\": %.3f, \"p50_us\": %.3f, \"p99_us\": %.3f, "
-	       "\"max_us\": %.3f}\n",
-	       argv[0], argv[1] ? argv[1] : "", runs, errors, sum / runs / 1e3,
-	       (double)ns[(runs - 1) / 2] / 1e3, (double)ns[(runs * 99 + 99) / 100 - 1] / 1e3,
-	       (double)ns[runs - 1] / 1e3);
-	free(ns);
-	return errors ? 1 : 0;
-}
-
 static void usage(void)
 {
 	fprintf(stderr, "usage: seedd-bench client|file|getrandom --procs N [--seconds S] "
-			"[--warmup S] [--bytes N] [--file PATH]\n"
-			"       seedd-bench spawn [--runs N] PROGRAM [ARG...]\n");
+			"[--warmup S] [--bytes N] [--file PATH]\n");
 	exit(2);
 }
 
@@ -339,17 +284,15 @@ static double num_arg(const char *s, double min, double max)
 int main(int argc, char **argv)
 {
 	double seconds = 3, warmup = 0.5;
-	unsigned procs = 1, runs = 200;
+	unsigned procs = 1;
 	size_t len = 64;
 	const char *path = NULL;
 	enum mode mode = MODE_CLIENT;
-	int spawn = 0, i;
+	int i;
 
 	if (argc < 2)
 		usage();
-	if (strcmp(argv[1], "spawn") == 0)
-		spawn = 1;
-	else if (strcmp(argv[1], "file") == 0)
+	if (strcmp(argv[1], "file") == 0)
 		mode = MODE_FILE;
 	else if (strcmp(argv[1], "getrandom") == 0)
 		mode = MODE_GETRANDOM;
@@ -367,19 +310,12 @@ int main(int argc, char **argv)
 			warmup = num_arg(v, 0, 3600);
 		else if (strcmp(argv[i], "--bytes") == 0)
 			len = (size_t)num_arg(v, 1, MAX_BYTES);
-		else if (strcmp(argv[i], "--runs") == 0)
-			runs = (unsigned)num_arg(v, 1, 1000000);
 		else if (strcmp(argv[i], "--file") == 0 && v)
 			path = v;
 		else
 			usage();
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (spawn) {
-		if (i >= argc)
-			usage();
-		return run_spawn(runs, argv + i);
-	}
 	if (i != argc || (mode == MODE_FILE) != (path != NULL))
 		usage();
 	return run_load(mode, procs, seconds, warmup, path, len);
