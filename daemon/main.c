@@ -77,6 +77,9 @@ static void usage(FILE *f)
 		"                              (default " STORE_MACHINE_ID_FILE ")\n"
 		"      --save-interval SEC     save a fresh seed every SEC seconds (default 600)\n"
 		"      --max-clients N         concurrent connections (default 1024)\n"
+		"      --max-clients-per-uid N\n"
+		"                              connections of one user other than root and\n"
+		"                              seedd's own (default: max-clients / 4)\n"
 		"      --idle-timeout SEC      close idle connections after SEC seconds, 0 never\n"
 		"                              (default 60)\n"
 		"      --allow-uid UID         only serve this user (repeatable; with --allow-gid)\n"
@@ -115,6 +118,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		OPT_NO_PLATFORM,
 		OPT_SAVE_INTERVAL,
 		OPT_MAX_CLIENTS,
+		OPT_MAX_CLIENTS_PER_UID,
 		OPT_IDLE_TIMEOUT,
 		OPT_ALLOW_UID,
 		OPT_ALLOW_GID,
@@ -128,6 +132,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{ "no-platform-entropy", no_argument, NULL, OPT_NO_PLATFORM },
 		{ "save-interval", required_argument, NULL, OPT_SAVE_INTERVAL },
 		{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+		{ "max-clients-per-uid", required_argument, NULL, OPT_MAX_CLIENTS_PER_UID },
 		{ "idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT },
 		{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
 		{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
@@ -174,6 +179,13 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			}
 			cfg->server.max_clients = (unsigned)v;
 			break;
+		case OPT_MAX_CLIENTS_PER_UID:
+			if (parse_u64(optarg, 1, 1000000, &v) < 0) {
+				fprintf(stderr, "seedd: --max-clients-per-uid: '%s' is not a number in 1..1000000\n", optarg);
+				return -1;
+			}
+			cfg->server.max_clients_per_uid = (unsigned)v;
+			break;
 		case OPT_IDLE_TIMEOUT:
 			if (parse_u64(optarg, 0, 86400, &v) < 0) {
 				fprintf(stderr, "seedd: --idle-timeout: '%s' is not a number of seconds in 0..86400\n", optarg);
@@ -213,6 +225,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "seedd: unexpected argument '%s'\nTry 'seedd --help'.\n", argv[optind]);
+		return -1;
+	}
+	if (cfg->server.max_clients_per_uid > cfg->server.max_clients) {
+		fprintf(stderr, "seedd: --max-clients-per-uid %u is more than --max-clients %u\n",
+			cfg->server.max_clients_per_uid, cfg->server.max_clients);
 		return -1;
 	}
 	return 0;

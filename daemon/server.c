@@ -3,11 +3,24 @@
  * One libevent event per connection, one request handled per wakeup: libevent
  * runs every ready connection once per loop iteration, so a client that sends
  * as fast as it can gets its turn like everybody else and no more.
+ *
+ * Slots are shared out by the peer's credentials, read once at accept: one
+ * uid holds at most max_per_uid connections (root and our own uid are
+ * exempt), untrusted peers together at most max_shared, so that the rest is
+ * kept for root, our uid and the allow lists, and everybody together at most
+ * max_clients. A newcomer over a limit takes the place of the least recently
+ * used idle connection that counts against that limit, of its own uid first:
+ * libseedclient re-makes a closed connection on its next call, so a host with
+ * more client processes than slots is still served. Only when no such
+ * connection is idle is the newcomer refused.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,13 +37,39 @@
 
 #define ACCEPT_BATCH 32
 #define ACCEPT_BACKOFF_MS 100
-#define REFUSAL_LOG_INTERVAL_MS 10000
+#define LOG_INTERVAL_MS 10000
+/* Connections looked at to find one to close: each look is one ioctl. */
+#define EVICT_SCAN 8
+#define UID_HASH_BITS 6
+
+/* A circular doubly linked list; an empty head, or a node on no list, points to itself. */
+struct list {
+	struct list *prev, *next;
+};
+
+/* The connections of one uid, least recently used first. */
+struct user {
+	struct user *next; /* hash chain */
+	struct list conns;
+	uid_t uid;
+	unsigned n;
+};
 
 struct conn {
 	struct server *srv;
 	struct event *ev;
-	struct conn *prev, *next;
+	struct user *user;
+	/* Least recently used first: on the server's list, the uid's, and the untrusted list. */
+	struct list all, by_uid, shared;
+	struct ucred cred;
 	int fd;
+	int trusted; /* root, our uid or the allow lists */
+};
+
+/* One log line per interval; the next one says how many were left out. */
+struct ratelimit {
+	int64_t last;
+	unsigned suppressed;
 };
 
 struct server {
@@ -40,12 +79,13 @@ struct server {
 	struct server_opts opts;
 	struct event *accept_ev;
 	struct event *backoff_ev;
-	struct conn *conns;
-	unsigned n_conns;
+	struct list all, shared;
+	unsigned n_conns, n_shared;
+	unsigned max_per_uid, max_shared;
+	struct user *users[1u << UID_HASH_BITS];
 	int fd;
 	uid_t self_uid;
-	int64_t last_refusal_log;
-	unsigned refusals_unlogged;
+	struct ratelimit refusals, evictions;
 	/* One request and one reply at a time: the daemon is single-threaded. */
 	uint8_t in[SEEDD_PROTO_MAX_MSG];
 	uint8_t out[SEEDD_PROTO_MAX_MSG];
@@ -110,17 +150,70 @@ int server_bind(const char *path, char *why, size_t whylen)
 	return fd;
 }
 
+static void list_init(struct list *l)
+{
+	l->prev = l->next = l;
+}
+
+static void list_del(struct list *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	list_init(n);
+}
+
+static void list_add_tail(struct list *head, struct list *n)
+{
+	n->prev = head->prev;
+	n->next = head;
+	head->prev->next = n;
+	head->prev = n;
+}
+
+static void list_move_tail(struct list *head, struct list *n)
+{
+	list_del(n);
+	list_add_tail(head, n);
+}
+
+/* Where uid's entry is, or would be inserted, in its hash chain. */
+static struct user **user_slot(struct server *s, uid_t uid)
+{
+	/* Fibonacci hashing: uids are small and dense, the top bits spread them. */
+	struct user **p = &s->users[((uint32_t)uid * 2654435761u) >> (32 - UID_HASH_BITS)];
+
+	while (*p && (*p)->uid != uid)
+		p = &(*p)->next;
+	return p;
+}
+
+/* The connection was just used: it becomes the most recently used on each of its lists. */
+static void conn_touch(struct conn *c)
+{
+	struct server *s = c->srv;
+
+	list_move_tail(&s->all, &c->all);
+	list_move_tail(&c->user->conns, &c->by_uid);
+	if (!c->trusted)
+		list_move_tail(&s->shared, &c->shared);
+}
+
 static void conn_free(struct conn *c)
 {
 	struct server *s = c->srv;
 
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	list_del(&c->all);
+	list_del(&c->by_uid);
+	list_del(&c->shared);
 	s->n_conns--;
+	if (!c->trusted)
+		s->n_shared--;
+	if (--c->user->n == 0) {
+		struct user **p = user_slot(s, c->user->uid);
+
+		*p = c->user->next;
+		free(c->user);
+	}
 	event_free(c->ev);
 	close(c->fd);
 	free(c);
@@ -210,11 +303,11 @@ size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncate
 }
 
 /* Answers one request; returns -1 when the connection must be closed. */
-static int handle_request(struct server *s, int fd, size_t n, int truncated)
+static int handle_request(struct server *s, struct conn *c, size_t n, int truncated)
 {
 	uint32_t served;
 	size_t len = server_answer(s, s->in, n, truncated, s->out, &served);
-	int r = send_reply(fd, s->out, len);
+	int r = send_reply(c->fd, s->out, len);
 
 	explicit_bzero(s->out, len);
 	/* Output counts as served only once the peer has it. */
@@ -225,30 +318,39 @@ static int handle_request(struct server *s, int fd, size_t n, int truncated)
 	return r;
 }
 
-static void conn_cb(evutil_socket_t fd, short what, void *arg)
+/*
+ * Answers the next request waiting on c, if any. Returns 1 when it answered
+ * one (or was interrupted), 0 when none was waiting, -1 when the connection
+ * must be closed.
+ */
+static int conn_serve(struct conn *c)
 {
-	struct conn *c = arg;
 	struct server *s = c->srv;
 	struct iovec iov = { .iov_base = s->in, .iov_len = sizeof(s->in) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 	int r;
 
-	if (what & EV_TIMEOUT) {
-		conn_free(c);
-		return;
-	}
-	n = recvmsg(fd, &mh, MSG_DONTWAIT);
+	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+		return errno == EINTR;
 	/* 0 is the end of the stream (or an empty message: equally useless). */
-	if (n <= 0) {
-		conn_free(c);
-		return;
-	}
-	r = handle_request(s, fd, (size_t)n, !!(mh.msg_flags & MSG_TRUNC));
+	if (n <= 0)
+		return -1;
+	r = handle_request(s, c, (size_t)n, !!(mh.msg_flags & MSG_TRUNC));
 	explicit_bzero(s->in, (size_t)n < sizeof(s->in) ? (size_t)n : sizeof(s->in));
 	if (r < 0)
+		return -1;
+	conn_touch(c);
+	return 1;
+}
+
+static void conn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	if (what & EV_TIMEOUT || conn_serve(c) < 0)
 		conn_free(c);
 }
 
@@ -260,39 +362,39 @@ static int id_in(unsigned id, const unsigned *list, size_t n)
 	return 0;
 }
 
-static int peer_allowed(struct server *s, int fd)
+/* Root, our own uid and the allow lists may use every slot. */
+static int peer_trusted(const struct server *s, const struct ucred *cr)
 {
-	struct ucred cr;
-	socklen_t len = sizeof(cr);
-
-	if (!s->opts.n_allow_uid && !s->opts.n_allow_gid)
-		return 1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
-		return 0;
-	return cr.uid == 0 || cr.uid == s->self_uid ||
-	       id_in(cr.uid, s->opts.allow_uid, s->opts.n_allow_uid) ||
-	       id_in(cr.gid, s->opts.allow_gid, s->opts.n_allow_gid);
+	return cr->uid == 0 || cr->uid == s->self_uid ||
+	       id_in(cr->uid, s->opts.allow_uid, s->opts.n_allow_uid) ||
+	       id_in(cr->gid, s->opts.allow_gid, s->opts.n_allow_gid);
 }
 
-/* Logs a refused peer at most once per interval, with what was suppressed. */
-static void log_refusal(struct server *s, const char *why)
+__attribute__((format(printf, 3, 4))) static void log_limited(struct ratelimit *rl,
+							      const char *what, const char *fmt, ...)
 {
 	int64_t now = now_ms();
+	char line[512];
+	va_list ap;
 
-	if (s->last_refusal_log && now - s->last_refusal_log < REFUSAL_LOG_INTERVAL_MS) {
-		s->refusals_unlogged++;
+	if (rl->last && now - rl->last < LOG_INTERVAL_MS) {
+		rl->suppressed++;
 		return;
 	}
-	if (s->refusals_unlogged)
-		log_warn("refused a client: %s (and %u more refusals not logged)", why,
-			 s->refusals_unlogged);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (rl->suppressed)
+		log_warn("%s (and %u more %s not logged)", line, rl->suppressed, what);
 	else
-		log_warn("refused a client: %s", why);
-	s->last_refusal_log = now;
-	s->refusals_unlogged = 0;
+		log_warn("%s", line);
+	rl->last = now;
+	rl->suppressed = 0;
 }
 
-static void refuse(struct server *s, int fd, uint16_t status)
+/* cr is NULL when the peer's credentials could not be read. */
+static void refuse(struct server *s, int fd, const struct ucred *cr, uint16_t status,
+		   const char *why)
 {
 	send_status(fd, s->out, 0, status);
 	/* Closing with a request unread would reset the peer before it reads the refusal. */
@@ -300,18 +402,161 @@ static void refuse(struct server *s, int fd, uint16_t status)
 		;
 	explicit_bzero(s->in, sizeof(s->in));
 	close(fd);
-	log_refusal(s, proto_status_str(status));
+	if (cr)
+		log_limited(&s->refusals, "refusals", "refused a client (uid %u, pid %ld): %s: %s",
+			    (unsigned)cr->uid, (long)cr->pid, proto_status_str(status), why);
+	else
+		log_limited(&s->refusals, "refusals", "refused a client: %s: %s",
+			    proto_status_str(status), why);
+}
+
+/* Idle: no request waiting, so closing it loses nothing. */
+static int conn_idle(const struct conn *c)
+{
+	int n;
+
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n == 0;
+}
+
+/*
+ * The least recently used connection on the list head, whose nodes are the
+ * member at offset off of struct conn, that can be closed without losing a
+ * request: untrusted ones only when shared_only. A request waiting on a
+ * candidate is answered first, which moves it to the back; it is taken if
+ * nothing more is waiting, else the search goes on past it. Looks at no more
+ * than EVICT_SCAN connections.
+ */
+static struct conn *lru_idle(struct list *head, size_t off, int shared_only)
+{
+	struct list *node = head->next, *last = head->prev, *next;
+
+	for (int i = 0; i < EVICT_SCAN && node != head; i++, node = next) {
+		struct conn *c = (struct conn *)((char *)node - off);
+		int r;
+
+		next = node == last ? head : node->next;
+		if (shared_only && c->trusted)
+			continue;
+		r = conn_serve(c);
+		if (r <= 0 || conn_idle(c))
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * Closes an idle connection to make room for the newcomer cr: the least
+ * recently used of its own uid if there is one, else of others (NULL: none).
+ * Returns 0, or -EBUSY when none was found.
+ */
+static int evict_for(struct server *s, const struct ucred *cr, struct list *others, size_t off,
+		     int shared_only, const char *limit, unsigned value)
+{
+	struct user *u = *user_slot(s, cr->uid);
+	struct conn *c = u ? lru_idle(&u->conns, offsetof(struct conn, by_uid), shared_only) : NULL;
+
+	if (!c && others)
+		c = lru_idle(others, off, shared_only);
+	if (!c)
+		return -EBUSY;
+	log_limited(&s->evictions, "closed connections",
+		    "closed the least recently used connection of uid %u (pid %ld) for a new one "
+		    "of uid %u (pid %ld): at %s %u",
+		    (unsigned)c->cred.uid, (long)c->cred.pid, (unsigned)cr->uid, (long)cr->pid,
+		    limit, value);
+	conn_free(c);
+	return 0;
+}
+
+/*
+ * Makes room for a newcomer with credentials cr under each limit in turn.
+ * Each connection counts against the limits it is under, so one eviction
+ * per limit reached is enough. Returns 0, or -EBUSY with the reason in why.
+ */
+static int make_room(struct server *s, const struct ucred *cr, int trusted, char *why,
+		     size_t whylen)
+{
+	struct user *u = *user_slot(s, cr->uid);
+
+	if (u && u->n >= s->max_per_uid && cr->uid != 0 && cr->uid != s->self_uid &&
+	    evict_for(s, cr, NULL, 0, 0, "the per-uid limit of", s->max_per_uid) < 0) {
+		snprintf(why, whylen, "uid %u holds %u connections and none is idle",
+			 (unsigned)cr->uid, u->n);
+		return -EBUSY;
+	}
+	if (!trusted && s->n_shared >= s->max_shared &&
+	    evict_for(s, cr, &s->shared, offsetof(struct conn, shared), 1,
+		      "the limit for unprivileged peers of", s->max_shared) < 0) {
+		snprintf(why, whylen, "unprivileged peers hold %u connections and none is idle",
+			 s->n_shared);
+		return -EBUSY;
+	}
+	if (s->n_conns >= s->opts.max_clients &&
+	    evict_for(s, cr, &s->all, offsetof(struct conn, all), 0, "--max-clients",
+		      s->opts.max_clients) < 0) {
+		snprintf(why, whylen, "%u connections open and none is idle", s->n_conns);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int conn_add(struct server *s, int fd, const struct ucred *cr, int trusted)
+{
+	struct timeval tv = { .tv_sec = s->opts.idle_timeout_s };
+	struct user **p = user_slot(s, cr->uid);
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	if (!*p) {
+		*p = calloc(1, sizeof(**p));
+		if (!*p) {
+			free(c);
+			return -ENOMEM;
+		}
+		(*p)->uid = cr->uid;
+		list_init(&(*p)->conns);
+	}
+	c->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_cb, c);
+	if (!c->ev || event_add(c->ev, s->opts.idle_timeout_s ? &tv : NULL) < 0) {
+		if (c->ev)
+			event_free(c->ev);
+		if (!(*p)->n) {
+			free(*p);
+			*p = NULL;
+		}
+		free(c);
+		return -ENOMEM;
+	}
+	c->srv = s;
+	c->fd = fd;
+	c->cred = *cr;
+	c->trusted = trusted;
+	c->user = *p;
+	c->user->n++;
+	list_add_tail(&s->all, &c->all);
+	list_add_tail(&c->user->conns, &c->by_uid);
+	list_init(&c->shared);
+	if (!trusted) {
+		list_add_tail(&s->shared, &c->shared);
+		s->n_shared++;
+	}
+	s->n_conns++;
+	return 0;
 }
 
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *s = arg;
-	struct timeval tv = { 0 };
+	struct timeval tv = { .tv_usec = ACCEPT_BACKOFF_MS * 1000 };
+	char why[128];
 
 	(void)what;
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct conn *c;
+		socklen_t len = sizeof(struct ucred);
+		struct ucred cr;
+		int trusted;
 
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -320,39 +565,31 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			 * Out of fds or memory: the pending connection stays queued and
 			 * would wake us again at once. Pause accepting instead of spinning.
 			 */
-			log_refusal(s, strerror(errno));
+			log_limited(&s->refusals, "refusals", "refused a client: %s", strerror(errno));
 			event_del(s->accept_ev);
-			tv.tv_usec = ACCEPT_BACKOFF_MS * 1000;
 			event_add(s->backoff_ev, &tv);
 			return;
 		}
-		if (s->n_conns >= s->opts.max_clients) {
-			refuse(s, fd, SEEDD_ST_BUSY);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
+			snprintf(why, sizeof(why), "cannot read its credentials: %s", strerror(errno));
+			refuse(s, fd, NULL, SEEDD_ST_DENIED, why);
 			continue;
 		}
-		if (!peer_allowed(s, fd)) {
-			refuse(s, fd, SEEDD_ST_DENIED);
+		trusted = peer_trusted(s, &cr);
+		if (!trusted && (s->opts.n_allow_uid || s->opts.n_allow_gid)) {
+			refuse(s, fd, &cr, SEEDD_ST_DENIED, "not in --allow-uid or --allow-gid");
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (c)
-			c->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_cb, c);
-		if (!c || !c->ev) {
-			free(c);
+		if (make_room(s, &cr, trusted, why, sizeof(why)) < 0) {
+			refuse(s, fd, &cr, SEEDD_ST_BUSY, why);
+			continue;
+		}
+		if (conn_add(s, fd, &cr, trusted) < 0) {
 			close(fd);
-			log_refusal(s, "out of memory");
-			continue;
+			log_limited(&s->refusals, "refusals",
+				    "refused a client (uid %u, pid %ld): out of memory",
+				    (unsigned)cr.uid, (long)cr.pid);
 		}
-		c->fd = fd;
-		c->srv = s;
-		tv.tv_sec = s->opts.idle_timeout_s;
-		tv.tv_usec = 0;
-		event_add(c->ev, s->opts.idle_timeout_s ? &tv : NULL);
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->n_conns++;
 	}
 }
 
@@ -363,6 +600,20 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	event_add(s->accept_ev, NULL);
+}
+
+/* A quarter of the slots, at least 1. */
+static unsigned default_max_per_uid(unsigned max_clients)
+{
+	return max_clients / 4 ? max_clients / 4 : 1;
+}
+
+/* Kept for trusted peers: a sixteenth, at least 4, at most half. */
+static unsigned reserved(unsigned max_clients)
+{
+	unsigned r = max_clients / 16 > 4 ? max_clients / 16 : 4;
+
+	return r < max_clients / 2 ? r : max_clients / 2;
 }
 
 struct server *server_new(struct event_base *base, int fd, struct pool *pool,
@@ -380,6 +631,11 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 	s->opts = *opts;
 	s->fd = fd;
 	s->self_uid = geteuid();
+	list_init(&s->all);
+	list_init(&s->shared);
+	s->max_per_uid = opts->max_clients_per_uid ? opts->max_clients_per_uid
+						    : default_max_per_uid(opts->max_clients);
+	s->max_shared = opts->max_clients - reserved(opts->max_clients);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, s);
 	s->backoff_ev = evtimer_new(base, backoff_cb, s);
 	if (!s->accept_ev || !s->backoff_ev || event_add(s->accept_ev, NULL) < 0) {
@@ -393,8 +649,8 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	while (s->conns)
-		conn_free(s->conns);
+	while (s->all.next != &s->all)
+		conn_free((struct conn *)((char *)s->all.next - offsetof(struct conn, all)));
 	if (s->accept_ev)
 		event_free(s->accept_ev);
 	if (s->backoff_ev)

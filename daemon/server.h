@@ -26,8 +26,16 @@ struct seedd_stats {
 	int clone_suspected;
 };
 
+/*
+ * Connection limits: max_clients in all; max_clients_per_uid for one uid
+ * other than root and the daemon's (0: a quarter of max_clients, at least
+ * 1); untrusted peers, those neither root, the daemon's uid nor in the allow
+ * lists, together max_clients less a sixteenth of it (at least 4, at most
+ * half of max_clients).
+ */
 struct server_opts {
 	unsigned max_clients;
+	unsigned max_clients_per_uid;
 	unsigned idle_timeout_s; /* 0: never */
 	const uid_t *allow_uid;
 	size_t n_allow_uid;

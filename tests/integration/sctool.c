@@ -21,6 +21,13 @@
  *                                line arrives on stdin the main thread forks and prints
  *                                "fork_ms=T"; the child prints the sockets it inherited
  *                                ("child_sockets=K") and N bytes read from PATH
+ *   sctool procs P N             P processes, each reads N bytes once (or
+ *                                prints "failed") and stays alive; a line
+ *                                on stdin makes this one print "alive=A"
+ *                                (A: how many are), end of input makes each
+ *                                read once more (on a connection the daemon
+ *                                may have closed meanwhile) and exit; then
+ *                                prints "failed=F" and exits 1 if F > 0
  */
 #include <dirent.h>
 #include <errno.h>
@@ -266,6 +273,56 @@ static int forkbusy(const char *path)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+/* Children that exited, and how many of them failed. */
+static int reap(int flags, int *failed)
+{
+	int status, n = 0;
+
+	while (waitpid(-1, &status, flags) > 0) {
+		n++;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			(*failed)++;
+	}
+	return n;
+}
+
+static int procs(int n)
+{
+	int hold[2], failed = 0, exited = 0;
+	char line[64];
+
+	if (pipe(hold) < 0)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			fprintf(stderr, "sctool: fork %d: %s\n", i, strerror(errno));
+			return 1;
+		}
+		if (pid == 0) {
+			char c;
+
+			close(hold[1]);
+			if (read_n("", 1)) {
+				puts("failed");
+				_exit(1);
+			}
+			/* The parent closes its end to let everybody go. */
+			while (read(hold[0], &c, 1) < 0 && errno == EINTR)
+				;
+			_exit(read_n("again ", 1));
+		}
+	}
+	close(hold[0]);
+	while (fgets(line, sizeof(line), stdin))
+		printf("alive=%d\n", n - (exited += reap(WNOHANG, &failed)));
+	close(hold[1]);
+	exited += reap(0, &failed);
+	printf("failed=%d\n", failed + n - exited);
+	return failed || exited != n;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned char buf[MAXN];
@@ -368,6 +425,10 @@ int main(int argc, char **argv)
 		printf("rc=%d ms=%.3f zeroed=%d olen=%zu\n", r, ms_since(&t0), all_zero(buf, n_bytes),
 		       olen);
 		return 0;
+	}
+	if (!strcmp(cmd, "procs") && argc == 4) {
+		n_bytes = arg_size(argv[3]);
+		return procs(atoi(argv[2]));
 	}
 	fprintf(stderr, "usage: see the comment at the top of sctool.c\n");
 	return 2;

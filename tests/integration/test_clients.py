@@ -4,6 +4,7 @@
 
 import os
 import re
+import signal
 import socket
 import struct
 import subprocess
@@ -231,43 +232,121 @@ def test_idle_reconnect(tmp):
     check(d.status()["requests"] == 3)
 
 
-def test_max_clients(tmp):
-    d = Daemon(tmp, "--max-clients", "3").start()
-    held = []
-    # The readiness probe's connection may not be reaped yet: retry until admitted.
-    deadline = time.monotonic() + 5
-    while len(held) < 3 and time.monotonic() < deadline:
-        s = connect(d.sock)
-        try:
-            raw_get(s, 8)
-            held.append(s)
-        except (OSError, AssertionError):
-            s.close()
-            time.sleep(0.05)
-    check(len(held) == 3, "could not hold 3 connections")
-    extra = connect(d.sock)
+def wait_clients(d, n, timeout=10):
+    """Polls the status until at most n connections are open (the query's own included)."""
+    deadline = time.monotonic() + timeout
+    while d.status()["clients"] > n:
+        check(time.monotonic() < deadline, "still %d connections" % d.status()["clients"])
+        time.sleep(0.05)
+
+
+def wait_for_listen_queue(path, n, timeout=10):
+    """Polls until n connections wait in the listen queue of the socket at path (ss(8))."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["ss", "-xlH", "src", path], capture_output=True, text=True,
+                             check=True).stdout.split()
+        if out and int(out[2]) >= n:
+            return
+        check(time.monotonic() < deadline, "listen queue of %s: %s" % (path, out))
+        time.sleep(0.02)
+
+
+def closed_by_daemon(s):
+    s.settimeout(5)
     try:
-        extra.send(get_req(8))
-    except BrokenPipeError:
-        pass  # refused before the request: the refusal is still queued
-    try:
-        reply = extra.recv(100)
+        return s.recv(100) == b""
     except ConnectionResetError:
-        reply = extra.recv(100)  # the refusal is queued behind the reset
-    _, st, _ = parse_reply(reply)
-    check(st == ST_BUSY, "extra client got status %d" % st)
-    r = d.sctool("fail", 8, check_rc=False)
-    check(r.returncode == 0 and r.stdout.startswith("rc=-1 ") and "zeroed=1" in r.stdout, r.stdout)
-    # seedctl names the refusal.
-    r = d.seedctl("get")
-    check(r.returncode == 1 and "Device or resource busy" in r.stderr, r.stderr)
+        return True
+
+
+def test_max_clients(tmp):
+    """At the limit a newcomer takes the place of the least recently used idle
+    connection, whose peer sees the end of the stream; libseedclient re-makes
+    such a connection on its next call. Only when every connection has a
+    request waiting after one is answered (the daemon stopped while they
+    queued them) is a newcomer refused with "busy". The test's user is the daemon's, which may use every
+    slot and has no per-uid limit."""
+    code, log = Daemon(tmp, "--max-clients", "4", "--max-clients-per-uid", "5").run_to_exit()
+    check(code == 2 and "--max-clients-per-uid 5 is more than --max-clients 4" in log, log)
+
+    d = Daemon(tmp, "--max-clients", "3").start()
+    wait_clients(d, 1)
+    held = [connect(d.sock) for _ in range(3)]
+    for s in held + [held[0]]:
+        raw_get(s, 8)
+    # held[1] is now the least recently used.
+    extra = connect(d.sock)
+    raw_get(extra, 8)
+    check(closed_by_daemon(held[1]), "the least recently used connection was not closed")
+    for s in (held[0], held[2], extra):
+        raw_get(s, 8)
+    lines = [l for l in d.log().splitlines() if "closed the least recently used connection" in l]
+    check(len(lines) == 1 and "uid %d (pid %d)" % (os.getuid(), os.getpid()) in lines[0] and
+          lines[0].endswith("at --max-clients 3"), "\n".join(lines) or d.log())
+    held[1].close()
+
+    # A library client whose cached connection was closed is served again.
+    p = subprocess.Popen([SCTOOL, "procs", "1", "8"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True, env=d.client_env())
+    first = p.stdout.readline().strip()
+    check(len(first) == 16, "no first read: %r" % first)
+    check(closed_by_daemon(held[0]), "the client took nobody's place")
+    held = [held[2], extra]
     for s in held:
         raw_get(s, 8)
-    held[0].close()
-    deadline = time.monotonic() + 5
-    while d.sctool("read", 8, 1, check_rc=False).returncode != 0:
-        check(time.monotonic() < deadline, "a freed slot was never given to a new client")
-        time.sleep(0.05)
+    # The client's connection is now the least recently used: a newcomer closes it.
+    held.append(connect(d.sock))
+    raw_get(held[-1], 8)
+    p.stdin.write("\n")
+    p.stdin.flush()
+    check(p.stdout.readline().strip() == "alive=1", "the client process died")
+    p.stdin.close()
+    out = p.stdout.read().split()
+    check(p.wait(30) == 0 and len(out) == 3 and out[0] == "again" and out[2] == "failed=0",
+          "reading on an evicted connection: %s" % out)
+    check(out[1] != first and len(out[1]) == 16, out)
+    # Its new connection took the place of held[0], the least recently used.
+    check(closed_by_daemon(held[0]), "the client's second connection took nobody's place")
+    held = held[1:]
+    for s in held:
+        raw_get(s, 8)
+
+    # Nothing idle: the daemon stops while each connection queues requests. A
+    # newcomer's search answers one request on each candidate (two searches, own
+    # uid and all, per newcomer), and the loop one per wakeup: 10 outlast that.
+    held.append(connect(d.sock))
+    raw_get(held[2], 8)
+    d.proc.send_signal(signal.SIGSTOP)
+    try:
+        for s in held:
+            for _ in range(10):
+                s.send(get_req(8))
+        refused = connect(d.sock)
+        refused.send(get_req(8))
+        ctl = subprocess.Popen([SEEDCTL, "--socket", d.sock, "get"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        wait_for_listen_queue(d.sock, 2)
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+    refused.settimeout(5)
+    try:
+        reply = refused.recv(100)
+    except ConnectionResetError:
+        reply = refused.recv(100)  # the refusal is queued behind the reset
+    _, st, _ = parse_reply(reply)
+    check(st == ST_BUSY, "a newcomer with every connection busy got status %d" % st)
+    out, err = ctl.communicate(timeout=30)
+    check(ctl.returncode == 1 and "Device or resource busy" in err, err)
+    for s in held:
+        for _ in range(10):
+            _, st, payload = parse_reply(s.recv(100))
+            check(st == ST_OK and len(payload) == 8, "a busy connection was not served")
+    lines = [l for l in d.log().splitlines() if "refused a client" in l]
+    check(len(lines) == 1 and "(uid %d, pid %d): too many clients" % (os.getuid(), os.getpid()) in lines[0],
+          "\n".join(lines))
+    for s in held:
+        raw_get(s, 8)
 
 
 def test_library_symbols(tmp):
