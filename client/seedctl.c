@@ -157,22 +157,55 @@ static const char *yes(int b)
 	return b ? "true" : "false";
 }
 
+/* A "key":value pair after the first; null when the daemon withheld the value. */
+__attribute__((format(printf, 3, 4))) static void json_field(const char *key, int withheld,
+							     const char *fmt, ...)
+{
+	va_list ap;
+
+	printf(",\"%s\":", key);
+	if (withheld) {
+		fputs("null", stdout);
+		return;
+	}
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void json_string_field(const char *key, int withheld, const char *s)
+{
+	printf(",\"%s\":", key);
+	if (withheld)
+		fputs("null", stdout);
+	else
+		json_string(s);
+}
+
+/* A limited reply keeps every key: the withheld values are null. */
 static void print_status_json(const struct seedd_status_info *i, int healthy)
 {
+	int lim = !!(i->flags & SEEDD_STATUS_LIMITED);
+
 	printf("{\"version\":");
 	json_string(i->version);
-	printf(",\"protocol\":%d,\"healthy\":%s,\"seeded\":%s,\"seed_file\":", SEEDD_PROTO_VERSION,
-	       yes(healthy), yes(i->flags & SEEDD_STATUS_SEEDED));
-	json_string(i->seed_file);
-	printf(",\"seed_size\":%u,\"last_save_unix\":%lld,\"last_save_ok\":%s,\"last_save_error\":",
-	       i->seed_size, (long long)i->last_save_unix, yes(i->flags & SEEDD_STATUS_LAST_SAVE_OK));
-	json_string(i->last_save_error ? strerror(i->last_save_error) : "");
-	printf(",\"saves\":%llu,\"save_failures\":%llu,\"uptime_s\":%llu,\"requests\":%llu,"
-	       "\"bytes_served\":%llu,\"clients\":%u,\"encrypted\":%s,\"clone_suspected\":%s}\n",
-	       (unsigned long long)i->saves, (unsigned long long)i->save_failures,
-	       (unsigned long long)i->uptime_s, (unsigned long long)i->requests,
-	       (unsigned long long)i->bytes_served, i->clients, yes(i->flags & SEEDD_STATUS_ENCRYPTED),
-	       yes(i->flags & SEEDD_STATUS_CLONE_SUSPECTED));
+	printf(",\"protocol\":%d,\"healthy\":%s,\"seeded\":%s", SEEDD_PROTO_VERSION, yes(healthy),
+	       yes(i->flags & SEEDD_STATUS_SEEDED));
+	json_string_field("seed_file", lim, i->seed_file);
+	json_field("seed_size", lim, "%u", i->seed_size);
+	json_field("last_save_unix", lim, "%lld", (long long)i->last_save_unix);
+	printf(",\"last_save_ok\":%s", yes(i->flags & SEEDD_STATUS_LAST_SAVE_OK));
+	json_string_field("last_save_error", lim,
+			  i->last_save_error ? strerror(i->last_save_error) : "");
+	json_field("saves", lim, "%llu", (unsigned long long)i->saves);
+	json_field("save_failures", lim, "%llu", (unsigned long long)i->save_failures);
+	json_field("uptime_s", lim, "%llu", (unsigned long long)i->uptime_s);
+	json_field("requests", lim, "%llu", (unsigned long long)i->requests);
+	json_field("bytes_served", lim, "%llu", (unsigned long long)i->bytes_served);
+	json_field("clients", lim, "%u", i->clients);
+	json_field("encrypted", lim, "%s", yes(i->flags & SEEDD_STATUS_ENCRYPTED));
+	json_field("clone_suspected", lim, "%s", yes(i->flags & SEEDD_STATUS_CLONE_SUSPECTED));
+	printf(",\"limited\":%s}\n", yes(lim));
 }
 
 static void print_status_human(const struct seedd_status_info *i, int healthy)
@@ -181,10 +214,15 @@ static void print_status_human(const struct seedd_status_info *i, int healthy)
 	char when[64] = "never";
 	struct tm tm;
 
-	if (t && gmtime_r(&t, &tm))
-		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	printf("seedd %s (protocol %d): %s\n", i->version, SEEDD_PROTO_VERSION,
 	       healthy ? "healthy" : "DEGRADED");
+	if (i->flags & SEEDD_STATUS_LIMITED) {
+		printf("  last save:  %s\n", i->flags & SEEDD_STATUS_LAST_SAVE_OK ? "ok" : "FAILED");
+		printf("  details:    withheld; root, seedd's user and its allowed users see them\n");
+		return;
+	}
+	if (t && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	printf("  seed file:  %s (%u bytes%s)\n", i->seed_file, i->seed_size,
 	       i->flags & SEEDD_STATUS_ENCRYPTED ? ", encrypted" : "");
 	if (i->flags & SEEDD_STATUS_LAST_SAVE_OK)

@@ -240,7 +240,7 @@ static int send_status(int fd, uint8_t *buf, uint8_t op, uint16_t status)
 	return send_reply(fd, buf, proto_put_hdr(buf, op, status, 0));
 }
 
-static size_t handle_status(struct server *s, uint8_t *out)
+static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 {
 	struct seedd_status_info info = {
 		.uptime_s = (uint64_t)((now_ms() - s->stats->start_ms) / 1000),
@@ -264,12 +264,22 @@ static size_t handle_status(struct server *s, uint8_t *out)
 		info.flags |= SEEDD_STATUS_CLONE_SUSPECTED;
 	snprintf(info.version, sizeof(info.version), "%s", SEEDD_VERSION);
 	snprintf(info.seed_file, sizeof(info.seed_file), "%s", s->stats->seed_file);
+	if (!trusted) {
+		/* Others learn the version and the health: what is not kept here is withheld. */
+		struct seedd_status_info limited = {
+			.flags = (info.flags & (SEEDD_STATUS_SEEDED | SEEDD_STATUS_LAST_SAVE_OK)) |
+				 SEEDD_STATUS_LIMITED,
+		};
+
+		memcpy(limited.version, info.version, sizeof(info.version));
+		info = limited;
+	}
 	hl = proto_put_hdr(out, SEEDD_OP_STATUS, SEEDD_ST_OK, sizeof(info));
 	memcpy(out + hl, &info, sizeof(info));
 	return hl + sizeof(info);
 }
 
-size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated,
+size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated, int trusted,
 		     uint8_t out[SEEDD_PROTO_MAX_MSG], uint32_t *served)
 {
 	struct proto_msg msg;
@@ -298,7 +308,7 @@ size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncate
 		s->stats->requests++;
 		return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_OK, 0);
 	default:
-		return handle_status(s, out);
+		return handle_status(s, out, trusted);
 	}
 }
 
@@ -306,7 +316,7 @@ size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncate
 static int handle_request(struct server *s, struct conn *c, size_t n, int truncated)
 {
 	uint32_t served;
-	size_t len = server_answer(s, s->in, n, truncated, s->out, &served);
+	size_t len = server_answer(s, s->in, n, truncated, c->trusted, s->out, &served);
 	int r = send_reply(c->fd, s->out, len);
 
 	explicit_bzero(s->out, len);
@@ -362,7 +372,7 @@ static int id_in(unsigned id, const unsigned *list, size_t n)
 	return 0;
 }
 
-/* Root, our own uid and the allow lists may use every slot. */
+/* Root, our own uid and the allow lists: the full status, and every slot. */
 static int peer_trusted(const struct server *s, const struct ucred *cr)
 {
 	return cr->uid == 0 || cr->uid == s->self_uid ||

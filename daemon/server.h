@@ -58,11 +58,12 @@ void server_free(struct server *s);
 
 /*
  * Answers one request of n bytes (truncated: the peer sent more than fits)
- * with a reply in out, without touching a socket: the connection handler's
- * core, also driven directly by the fuzz tests. Returns the reply length;
- * *served is the number of fresh bytes the reply carries.
+ * from a peer that is trusted (root, the daemon's uid, the allow lists) or
+ * not, with a reply in out, without touching a socket: the connection
+ * handler's core, also driven directly by the fuzz tests. Returns the reply
+ * length; *served is the number of fresh bytes the reply carries.
  */
-size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated,
+size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated, int trusted,
 		     uint8_t out[SEEDD_PROTO_MAX_MSG], uint32_t *served);
 
 #endif

@@ -59,6 +59,12 @@ _Static_assert(sizeof(struct seedd_get_req) == 4, "GET_SEED request is 4 bytes")
 #define SEEDD_STATUS_LAST_SAVE_OK (1u << 1)
 #define SEEDD_STATUS_ENCRYPTED (1u << 2)
 #define SEEDD_STATUS_CLONE_SUSPECTED (1u << 3)
+/*
+ * The details are withheld from this peer (not root, the daemon's user or in
+ * its allow lists): only the version, SEEDED and LAST_SAVE_OK are set, every
+ * other field is zero.
+ */
+#define SEEDD_STATUS_LIMITED (1u << 6)
 
 struct seedd_status_info {
 	uint64_t uptime_s;

@@ -68,7 +68,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* trusted: a peer that sees the full status, else the limited one. */
+static void answer(const uint8_t *data, size_t size, int trusted)
 {
 	static uint8_t out[SEEDD_PROTO_MAX_MSG];
 	/* As recvmsg() does: at most one message's worth, and the truncation flag. */
@@ -83,9 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r;
 
 	if (!in)
-		return 0;
+		return;
 	memcpy(in, data, n);
-	len = server_answer(srv, in, n, truncated, out, &served);
+	len = server_answer(srv, in, n, truncated, trusted, out, &served);
 
 	fuzz_assert(len >= sizeof(hdr) && len <= SEEDD_PROTO_MAX_MSG);
 	memcpy(&hdr, out, sizeof(hdr));
@@ -98,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_assert(hdr.status != SEEDD_ST_OK && served == 0);
 		fuzz_assert(stats.requests == requests);
 		free(in);
-		return 0;
+		return;
 	}
 	r = proto_parse_reply(out, len, req.hdr.opcode, &rep);
 	fuzz_assert(r == 0);
@@ -110,9 +111,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		fuzz_assert(served == 0);
 	}
-	if (req.hdr.opcode == SEEDD_OP_STATUS)
-		fuzz_assert(rep.len == sizeof(struct seedd_status_info));
+	if (req.hdr.opcode == SEEDD_OP_STATUS) {
+		struct seedd_status_info info, limited = { 0 };
+
+		fuzz_assert(rep.len == sizeof(info));
+		memcpy(&info, rep.payload, sizeof(info));
+		fuzz_assert(!!(info.flags & SEEDD_STATUS_LIMITED) == !trusted);
+		if (!trusted) {
+			/* Nothing but the version and the health. */
+			memcpy(limited.version, info.version, sizeof(info.version));
+			limited.flags = info.flags & (SEEDD_STATUS_SEEDED | SEEDD_STATUS_LAST_SAVE_OK |
+						      SEEDD_STATUS_LIMITED);
+			fuzz_assert(memcmp(&info, &limited, sizeof(info)) == 0);
+		}
+	}
 	explicit_bzero(out, len);
 	free(in);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	answer(data, size, 1);
+	answer(data, size, 0);
 	return 0;
 }
