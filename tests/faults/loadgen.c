@@ -7,10 +7,17 @@
  *   loadgen concurrent SOCK C SECONDS   C connections, one request in flight each
  *   loadgen flood SOCK SECONDS          one connection, as many requests in
  *                                       flight as the socket takes
+ *   loadgen hold SOCK N [get]           N connections opened and held (raising
+ *                                       RLIMIT_NOFILE to fit), one request on
+ *                                       each with "get"
  *
  * Prints one line of key=value pairs: ok, failed, dup (replies seen before,
  * by a hash of all 32 bytes), rate (requests/s), p50_us, p99_us, max_us.
  * Exit 1 when a request failed or a reply repeated.
+ *
+ * hold prints "opened=N ok=N busy=N open=N" once its connections are made
+ * (busy: refused with a busy reply; open: not closed by the daemon), then
+ * "open=N" again for every line read from stdin, and exits at end of input.
  */
 #include <errno.h>
 #include <poll.h>
@@ -278,6 +285,60 @@ static int cmd_flood(const char *path, double secs)
 	return report((double)(now_ns() - t0) / 1e9);
 }
 
+/* Connections the daemon has not closed: a held one has nothing to read until then. */
+static long count_open(const int *fds, long n)
+{
+	long open = 0;
+
+	for (long i = 0; i < n; i++) {
+		struct pollfd p = { .fd = fds[i], .events = POLLIN };
+
+		if (poll(&p, 1, 0) == 0)
+			open++;
+	}
+	return open;
+}
+
+static int cmd_hold(const char *path, long n, int get)
+{
+	uint8_t req[64], rep[SEEDD_PROTO_MAX_MSG];
+	size_t rl = get_req(req);
+	int *fds = xcalloc((size_t)n, sizeof(*fds));
+	uint64_t busy = 0;
+	char line[64];
+	struct rlimit rlim;
+
+	raise_nofile(n + 64);
+	if (getrlimit(RLIMIT_NOFILE, &rlim) < 0 || rlim.rlim_cur < (rlim_t)n + 64) {
+		fprintf(stderr, "loadgen: RLIMIT_NOFILE cannot be raised to %ld\n", n + 64);
+		return 2;
+	}
+	for (long i = 0; i < n; i++) {
+		struct proto_msg m;
+		ssize_t r;
+
+		fds[i] = dial(path);
+		if (fds[i] < 0)
+			return 2;
+		if (!get)
+			continue;
+		if (send(fds[i], req, rl, MSG_NOSIGNAL) != (ssize_t)rl) {
+			failed++;
+			continue;
+		}
+		r = recv(fds[i], rep, sizeof(rep), 0);
+		if (r > 0 && proto_parse_reply(rep, (size_t)r, SEEDD_OP_GET_SEED, &m) == -EBUSY)
+			busy++;
+		else
+			take_reply(rep, r);
+	}
+	printf("opened=%ld ok=%llu busy=%llu open=%ld\n", n, (unsigned long long)ok,
+	       (unsigned long long)busy, count_open(fds, n));
+	while (fgets(line, sizeof(line), stdin))
+		printf("open=%ld\n", count_open(fds, n));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 2 ? argv[1] : "";
@@ -289,6 +350,8 @@ int main(int argc, char **argv)
 		return cmd_concurrent(argv[2], atol(argv[3]), atof(argv[4]));
 	if (!strcmp(cmd, "flood") && argc == 4)
 		return cmd_flood(argv[2], atof(argv[3]));
+	if (!strcmp(cmd, "hold") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "get"))))
+		return cmd_hold(argv[2], atol(argv[3]), argc == 5);
 	fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
 	return 2;
 }

@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Crowded hosts and hostile local users, with real second users (root only):
+one uid cannot lock the others out, thousands of client processes of one uid
+are served, and only the trusted see the full status."""
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+import seeddtest
+from faultlib import LOADGEN, Daemon, Users, as_user, check, need_root, wait_for
+
+SEEDCTL = seeddtest.SEEDCTL
+SCTOOL = seeddtest.SCTOOL
+
+
+def setpriv(ids):
+    return ["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1], "--clear-groups", "--"]
+
+
+class Crowd:
+    """Throw-away users, their processes, and a socket directory they can reach."""
+
+    def __init__(self):
+        need_root("making users")
+        for tool in ("useradd", "setpriv"):
+            if subprocess.run(["which", tool], capture_output=True).returncode:
+                raise seeddtest.Skip("%s is not installed" % tool)
+        self.users = Users()
+        self.procs = []
+        self.daemons = []
+        self.uids = []
+        self.dir = tempfile.mkdtemp(prefix="seedd-crowd-")
+        os.chmod(self.dir, 0o755)
+        self.sock = os.path.join(self.dir, "s.sock")
+
+    def user(self, name, group=None):
+        ids = self.users.user(name, group)
+        self.uids.append(ids[0])
+        return ids
+
+    def spawn(self, ids, argv, env):
+        """A long-lived process of user ids with pipes for stdin and stdout."""
+        p = subprocess.Popen(setpriv(ids) + argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             text=True, env=env)
+        self.procs.append(p)
+        return p
+
+    def cleanup(self):
+        # userdel refuses a user with processes left, as a failed test may leave.
+        for d in self.daemons:
+            if d.alive():
+                d.proc.kill()
+                d.proc.wait()
+        for p in self.procs:
+            for pid in children(p.pid):
+                kill(pid)
+            kill(p.pid)
+            p.wait()
+        for uid in self.uids:
+            wait_for(lambda: not pids_of(uid), 30, "the processes of uid %d gone" % uid)
+        self.users.remove()
+        subprocess.run(["rm", "-rf", self.dir])
+
+
+def proc_status(pid):
+    try:
+        with open("/proc/%s/status" % pid) as f:
+            return dict(line.split(":", 1) for line in f)
+    except OSError:
+        return {}
+
+
+def children(ppid):
+    return [int(d) for d in os.listdir("/proc") if d.isdigit() and
+            proc_status(d).get("PPid", "").strip() == str(ppid)]
+
+
+def pids_of(uid):
+    return [int(d) for d in os.listdir("/proc") if d.isdigit() and
+            proc_status(d).get("Uid", "").split()[:1] == [str(uid)]]
+
+
+def kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+class Lines:
+    """The stdout lines of a process, read by a thread, taken with a timeout."""
+
+    def __init__(self, proc):
+        self.q = queue.Queue()
+        threading.Thread(target=self.run, args=(proc.stdout,), daemon=True).start()
+
+    def run(self, f):
+        for line in f:
+            self.q.put(line.strip())
+        self.q.put(None)
+
+    def get(self, timeout, what):
+        try:
+            line = self.q.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no %s within %d s" % (what, timeout))
+        check(line is not None, "the process ended before its %s" % what)
+        return line
+
+    def take(self, n, timeout, what):
+        """n lines, all within timeout seconds."""
+        deadline = time.monotonic() + timeout
+        return [self.get(max(0, deadline - time.monotonic()), "%s %d of %d" % (what, i + 1, n))
+                for i in range(n)]
+
+
+def ask(proc, lines, what, timeout=60):
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    return lines.get(timeout, what)
+
+
+def fields(line):
+    return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
+
+
+def status_as_rc(daemon, ids, env, rc):
+    r = as_user(*ids, [SEEDCTL, "--socket", daemon.sock, "status", "--json"], env)
+    check(r.returncode == rc, "seedctl status as uid %d: exit %d: %s" % (ids[0], r.returncode,
+                                                                        r.stderr))
+    return json.loads(r.stdout)
+
+
+def status_as(daemon, ids, env):
+    return status_as_rc(daemon, ids, env, 0)
+
+
+def seeds_as(ids, env, n=3):
+    r = as_user(*ids, [SCTOOL, "read", "32", str(n)], env)
+    out = r.stdout.split()
+    check(r.returncode == 0 and len(out) == n and len(set(out)) == n,
+          "uid %d not served: %s %s" % (ids[0], r.stdout, r.stderr))
+    return out
+
+
+def rss_kb(pid):
+    vals = proc_status(pid)
+    return int(vals["VmRSS"].split()[0]), int(vals["VmHWM"].split()[0])
+
+
+def eviction_lines(daemon):
+    return [l for l in daemon.log().splitlines() if "for a new one of uid" in l]
+
+
+def test_one_uid_holds_many(tmp):
+    """One unprivileged uid holds 1,100 connections, each used once: with the
+    defaults (1024 in all, 256 per uid) it keeps 256, and root and another
+    uid are still served, seeds and status alike."""
+    crowd = Crowd()
+    try:
+        hog, other = crowd.user("hog"), crowd.user("other")
+        daemon = Daemon(tmp, sock=crowd.sock).start()
+        env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
+        t0 = time.monotonic()
+        p = crowd.spawn(hog, [LOADGEN, "hold", daemon.sock, "1100", "get"], env)
+        lines = Lines(p)
+        held = fields(lines.get(300, "connections"))
+        took = time.monotonic() - t0
+        check(held["opened"] == 1100 and held["ok"] == 1100 and held["busy"] == 0,
+              "the hog was not served on each of its connections: %s" % held)
+        check(held["open"] == 256, "the hog keeps %d connections, not the per-uid 256"
+              % held["open"])
+
+        mine = daemon.sctool("read", 32, 3).stdout.split()
+        theirs = seeds_as(other, env)
+        check(len(set(mine + theirs)) == 6, "repeated bytes")
+        # The hog's 256 and the status query's own, once the sctools' are reaped.
+        full = wait_for(lambda: (lambda st: st["clients"] == 256 + 1 and st)(daemon.status()),
+                        10, "the hog's 256 connections alone")
+        check(full["limited"] is False, "root's status: %s" % full)
+        limited = status_as(daemon, other, env)
+        check(limited["limited"] is True and limited["healthy"] is True, limited)
+        still = fields(ask(p, lines, "open count"))["open"]
+        check(still == 256, "serving root and uid %d closed %d of the hog's connections"
+              % (other[0], 256 - still))
+
+        logged = eviction_lines(daemon)
+        check(logged and all("of uid %d" % hog[0] in l and "at the per-uid limit of 256" in l
+                             for l in logged), "\n".join(logged) or daemon.log())
+        check(len(logged) <= 2 + took / 10, "%d eviction lines in %.0f s" % (len(logged), took))
+        p.stdin.close()
+        check(p.wait(60) == 0, "loadgen hold failed")
+        print("uid %d opened 1100 connections, one request on each, in %.1f s; seedd kept %d "
+              "open (per-uid limit 256) and closed %d; root and uid %d were served seeds and "
+              "status meanwhile; %d log line(s): %s"
+              % (hog[0], took, still, 1100 - still, other[0], len(logged), logged[0]))
+    finally:
+        crowd.cleanup()
+
+
+def test_reserved_slots(tmp):
+    """--max-clients 64 keeps 4 slots from unprivileged peers: one uid
+    without a per-uid limit gets at most 60, another uid is served in place
+    of its least recently used connection, and root takes the reserved slots
+    without closing anybody's, then closes its own first."""
+    crowd = Crowd()
+    try:
+        hog, other = crowd.user("hog"), crowd.user("other")
+        daemon = Daemon(tmp, "--max-clients", "64", "--max-clients-per-uid", "64",
+                        sock=crowd.sock).start()
+        env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
+        p = crowd.spawn(hog, [LOADGEN, "hold", daemon.sock, "100", "get"], env)
+        lines = Lines(p)
+        held = fields(lines.get(120, "connections"))
+        check(held["ok"] == 100 and held["open"] == 60, "64 - 4 reserved: %s" % held)
+        seeds_as(other, env, 1)
+        check(fields(ask(p, lines, "open count"))["open"] == 59,
+              "uid %d did not take the place of the hog's oldest connection" % other[0])
+        wait_for(lambda: daemon.status()["clients"] == 59 + 1, 10, "uid %d's exit" % other[0])
+
+        # Root: 59 + 5 = 64 without closing any; the sixth closes root's oldest.
+        mine = []
+        for _ in range(6):
+            mine.append(seeddtest.connect(daemon.sock))
+            seeddtest.raw_get(mine[-1], 16)
+        mine[0].settimeout(5)
+        check(mine[0].recv(100) == b"", "root's sixth connection did not close root's oldest")
+        for s in mine[1:]:
+            seeddtest.raw_get(s, 16)
+        check(fields(ask(p, lines, "open count"))["open"] == 59,
+              "root took the place of the hog's connections")
+        p.stdin.close()
+        check(p.wait(60) == 0, "loadgen hold failed")
+        print("max-clients 64: uid %d kept 60 of 100, uid %d took the place of one, root used "
+              "the 4 reserved slots and then closed its own oldest" % (hog[0], other[0]))
+    finally:
+        crowd.cleanup()
+
+
+def test_many_processes(tmp):
+    """2,000 live processes of one uid each read one seed through
+    libseedclient and stay alive, with the default limits (1024 in all, 256
+    per uid): all are served with distinct bytes, and each reads again once
+    released, on a connection that the daemon has mostly closed meanwhile."""
+    n = 2000
+    crowd = Crowd()
+    try:
+        workers = crowd.user("w")
+        daemon = Daemon(tmp, sock=crowd.sock).start()
+        env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
+        rss0 = rss_kb(daemon.proc.pid)[0]
+        t0 = time.monotonic()
+        p = crowd.spawn(workers, [SCTOOL, "procs", str(n), "32"], env)
+        lines = Lines(p)
+        first = lines.take(n, 240, "seed")
+        took = time.monotonic() - t0
+        rss, hwm = rss_kb(daemon.proc.pid)
+        check(all(len(x) == 64 for x in first), "%d processes failed"
+              % sum(1 for x in first if len(x) != 64))
+        check(len(set(first)) == n, "only %d distinct of %d" % (len(set(first)), n))
+        alive = ask(p, lines, "alive count")
+        check(alive == "alive=%d" % n, "processes exited early: %s" % alive)
+        st = daemon.status()
+        check(st["clients"] <= 256 + 1, "uid %d holds more than 256: %s" % (workers[0], st))
+        evicted = n - (st["clients"] - 1)
+
+        t1 = time.monotonic()
+        p.stdin.close()
+        again = lines.take(n, 240, "second seed")
+        took2 = time.monotonic() - t1
+        done = lines.get(60, "exit status")
+        check(p.wait(60) == 0 and done == "failed=0", "second reads: %s" % done)
+        again = [x.split()[1] for x in again if x.startswith("again ")]
+        check(len(again) == n and len(set(again + first)) == 2 * n,
+              "second reads: %d, %d distinct" % (len(again), len(set(again + first))))
+        check(daemon.alive() and daemon.stop() == 0, "seedd did not stop cleanly")
+        print("%d live processes of uid %d: all served, all distinct, in %.1f s; seedd RSS %d kB "
+              "(%d kB before, peak %d kB); %d of their connections open, %d closed for "
+              "newcomers; released, all %d read again in %.1f s, all distinct"
+              % (n, workers[0], took, rss, rss0, hwm, st["clients"] - 1, evicted, n, took2))
+    finally:
+        crowd.cleanup()
+
+
+def test_status_limited(tmp):
+    """Root, the daemon's own user and the allow lists get the full status;
+    anybody else the version and the health, with the same exit code."""
+    crowd = Crowd()
+    try:
+        svc, other = crowd.user("svc"), crowd.user("other")
+        group = crowd.users.group("g")
+        member = crowd.user("m", group=group)
+        # The daemon runs as its own user, as installed.
+        state, run = os.path.join(crowd.dir, "state"), os.path.join(crowd.dir, "run")
+        for d, mode in ((state, 0o700), (run, 0o755)):
+            os.mkdir(d, mode)
+            os.chown(d, *svc)
+        seed = os.path.join(state, "seedfile")
+        daemon = Daemon(tmp, "--save-interval", "1", seed_file=seed,
+                        sock=os.path.join(run, "s.sock"), wrapper=setpriv(svc))
+        crowd.daemons.append(daemon)
+        daemon.start()
+        env = daemon.client_env()
+        full = {"root": daemon.status(), "seedd's user": status_as(daemon, svc, env)}
+        lim = status_as(daemon, other, env)
+        for who, st in full.items():
+            check(st["limited"] is False and st["seed_file"] == seed and st["seed_size"] == 64
+                  and st["uptime_s"] is not None and st["clients"] >= 1,
+                  "%s: %s" % (who, st))
+        check(set(lim) == set(full["root"]), "keys differ: %s" % sorted(set(lim) ^ set(full["root"])))
+        shown = {"version", "protocol", "healthy", "seeded", "last_save_ok", "limited"}
+        check(lim["limited"] is True and lim["healthy"] is True and lim["seeded"] is True and
+              lim["last_save_ok"] is True and lim["version"] == full["root"]["version"],
+              "limited status: %s" % lim)
+        check(all(v is None for k, v in lim.items() if k not in shown),
+              "withheld values are shown: %s" % lim)
+        r = as_user(*other, [SEEDCTL, "--socket", daemon.sock, "status"], env)
+        check(r.returncode == 0 and "healthy" in r.stdout and "withheld" in r.stdout and
+              seed not in r.stdout and "requests" not in r.stdout, r.stdout)
+        r = subprocess.run([SEEDCTL, "--socket", daemon.sock, "status"], capture_output=True,
+                           text=True)
+        check(r.returncode == 0 and seed in r.stdout and "withheld" not in r.stdout, r.stdout)
+        # Degraded (saves fail in a read-only state directory): the same exit code for all.
+        os.chmod(state, 0o500)
+        wait_for(lambda: not daemon.status()["last_save_ok"], 20, "a failed save")
+        r = as_user(*other, [SEEDCTL, "--socket", daemon.sock, "status"], env)
+        check(r.returncode == 1 and "DEGRADED" in r.stdout and "FAILED" in r.stdout and
+              "Permission denied" not in r.stdout, "degraded, limited: %s" % r.stdout)
+        st = status_as_rc(daemon, other, env, 1)
+        check(st["healthy"] is False and st["last_save_ok"] is False and st["limited"] is True and
+              st["last_save_error"] is None, st)
+        os.chmod(state, 0o700)
+        check(daemon.stop() == 0, "seedd did not stop cleanly")
+
+        # The allow lists see everything too.
+        daemon = Daemon(tmp, "--allow-uid", str(other[0]), "--allow-gid", group,
+                        sock=crowd.sock).start()
+        for ids in (other, member):
+            st = status_as(daemon, ids, env)
+            check(st["limited"] is False and st["seed_file"] == daemon.seed_file,
+                  "allowed uid %d: %s" % (ids[0], st))
+        check(daemon.stop() == 0, "seedd did not stop cleanly")
+        print("full status for root, seedd's uid %d, --allow-uid %d and --allow-gid %s; uid %d "
+              "sees: %s" % (svc[0], other[0], group, other[0], json.dumps(lim)))
+    finally:
+        crowd.cleanup()
+
+
+if __name__ == "__main__":
+    seeddtest.main(globals())
