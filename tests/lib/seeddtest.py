@@ -2,11 +2,14 @@
 """Shared helpers for the seedd test suites: real binaries on a temp dir.
 
 Binaries come from the environment that meson sets: SEEDD, SEEDCTL, SCTOOL.
+In a cross build they are the target's and run through SEEDD_TEST_WRAPPER
+(qemu-user, from the cross file): start every built program with target().
 A test file defines functions named test_*; run it as `python3 FILE NAME`.
 Exit status: 0 pass, 1 fail, 77 skip (with the reason on stdout).
 """
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -20,6 +23,12 @@ import traceback
 SEEDD = os.environ.get("SEEDD", "seedd")
 SEEDCTL = os.environ.get("SEEDCTL", "seedctl")
 SCTOOL = os.environ.get("SCTOOL", "sctool")
+WRAPPER = shlex.split(os.environ.get("SEEDD_TEST_WRAPPER", ""))
+
+
+def target(program, *args):
+    """The argv that runs a built program (SEEDD, SEEDCTL, SCTOOL, ...) with args."""
+    return WRAPPER + [program] + [str(a) for a in args]
 
 HDR = struct.Struct("=BBHI")
 VERSION = 1
@@ -80,7 +89,8 @@ class Daemon:
         self.returncode = None
 
     def argv(self):
-        return self.wrapper + [SEEDD, "--seed-file", self.seed_file, "--socket", self.sock] + self.args
+        return self.wrapper + target(SEEDD, "--seed-file", self.seed_file, "--socket", self.sock,
+                                     *self.args)
 
     def start(self, wait=True, timeout=10):
         self.log_path = self.tmp / "seedd-%d.log" % time.monotonic_ns()
@@ -136,14 +146,14 @@ class Daemon:
         return env
 
     def sctool(self, *args, timeout=60, check_rc=True, env=None):
-        r = subprocess.run([SCTOOL] + [str(a) for a in args], capture_output=True, text=True,
+        r = subprocess.run(target(SCTOOL, *args), capture_output=True, text=True,
                            timeout=timeout, env=env or self.client_env())
         if check_rc:
             check(r.returncode == 0, "sctool %s failed (%d): %s" % (args, r.returncode, r.stderr))
         return r
 
     def seedctl(self, *args, timeout=30):
-        return subprocess.run([SEEDCTL, "--socket", self.sock] + [str(a) for a in args],
+        return subprocess.run(target(SEEDCTL, "--socket", self.sock, *args),
                               capture_output=True, text=True, timeout=timeout)
 
     def status(self):
