@@ -97,7 +97,7 @@ int server_bind(const char *path, char *why, size_t whylen)
 	struct stat st;
 	int fd, r;
 
-	if (strlen(path) >= sizeof(sa.sun_path)) {
+	if (strnlen(path, sizeof(sa.sun_path)) == sizeof(sa.sun_path)) {
 		snprintf(why, whylen, "socket path %s is too long (at most %zu bytes)", path,
 			 sizeof(sa.sun_path) - 1);
 		return -ENAMETOOLONG;
