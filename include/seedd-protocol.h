@@ -42,17 +42,30 @@ enum seedd_status {
 	SEEDD_ST_INTERNAL = 7,  /* the daemon could not produce output */
 };
 
+/*
+ * The layouts are pinned field by field, so every build (64-bit, 32-bit ARM,
+ * i386 with its 4-byte alignment of 64-bit fields) agrees on them: 64-bit
+ * fields sit at multiples of 8 and no field is preceded by padding.
+ */
+#define SEEDD_FIELD_AT(type, field, off) \
+	_Static_assert(offsetof(type, field) == (off), #type "." #field " is at byte " #off)
+
 struct seedd_hdr {
 	uint8_t version;
 	uint8_t opcode;
 	uint16_t status;
 	uint32_t length; /* payload bytes after the header */
 };
+SEEDD_FIELD_AT(struct seedd_hdr, version, 0);
+SEEDD_FIELD_AT(struct seedd_hdr, opcode, 1);
+SEEDD_FIELD_AT(struct seedd_hdr, status, 2);
+SEEDD_FIELD_AT(struct seedd_hdr, length, 4);
 _Static_assert(sizeof(struct seedd_hdr) == 8, "wire header is 8 bytes");
 
 struct seedd_get_req {
 	uint32_t bytes;
 };
+SEEDD_FIELD_AT(struct seedd_get_req, bytes, 0);
 _Static_assert(sizeof(struct seedd_get_req) == 4, "GET_SEED request is 4 bytes");
 
 #define SEEDD_STATUS_SEEDED (1u << 0)
@@ -80,6 +93,18 @@ struct seedd_status_info {
 	char version[16];        /* NUL-terminated */
 	char seed_file[512];     /* NUL-terminated, truncated if longer */
 };
+SEEDD_FIELD_AT(struct seedd_status_info, uptime_s, 0);
+SEEDD_FIELD_AT(struct seedd_status_info, requests, 8);
+SEEDD_FIELD_AT(struct seedd_status_info, bytes_served, 16);
+SEEDD_FIELD_AT(struct seedd_status_info, last_save_unix, 24);
+SEEDD_FIELD_AT(struct seedd_status_info, clients, 32);
+SEEDD_FIELD_AT(struct seedd_status_info, seed_size, 36);
+SEEDD_FIELD_AT(struct seedd_status_info, flags, 40);
+SEEDD_FIELD_AT(struct seedd_status_info, last_save_error, 44);
+SEEDD_FIELD_AT(struct seedd_status_info, saves, 48);
+SEEDD_FIELD_AT(struct seedd_status_info, save_failures, 56);
+SEEDD_FIELD_AT(struct seedd_status_info, version, 64);
+SEEDD_FIELD_AT(struct seedd_status_info, seed_file, 80);
 _Static_assert(sizeof(struct seedd_status_info) == 592, "status payload is 592 bytes");
 _Static_assert(sizeof(struct seedd_status_info) <= SEEDD_PROTO_MAX_PAYLOAD, "status fits a message");
 
