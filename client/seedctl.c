@@ -221,7 +221,10 @@ static void print_status_human(const struct seedd_status_info *i, int healthy)
 		printf("  details:    withheld; root, seedd's user and its allowed users see them\n");
 		return;
 	}
-	if (t && gmtime_r(&t, &tm))
+	/* A 32-bit time_t (Debian 12 armhf) ends in 2038: print what it cannot hold. */
+	if ((int64_t)t != i->last_save_unix)
+		snprintf(when, sizeof(when), "%lld (Unix time)", (long long)i->last_save_unix);
+	else if (t && gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	printf("  seed file:  %s (%u bytes%s)\n", i->seed_file, i->seed_size,
 	       i->flags & SEEDD_STATUS_ENCRYPTED ? ", encrypted" : "");

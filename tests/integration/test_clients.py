@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 """libseedclient and seedctl against the real seedd."""
 
+import json
 import os
 import re
 import signal
@@ -419,6 +420,64 @@ def test_seedctl(tmp):
     time.sleep(0.3)
     Daemon(tmp).start()
     check(w.wait(10) == 0)
+
+
+STATUS_INFO = struct.Struct("=QQQqIIIiQQ16s512s")
+
+
+def fake_status_daemon(path, info):
+    """Answers one STATUS request on path with the packed info, from the host's
+    Python: the target's seedctl must read the same layout."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(path)
+    s.listen(4)
+
+    def serve():
+        c, _ = s.accept()
+        with c:
+            version, op, _, _ = HDR.unpack_from(c.recv(65536))
+            check(version == 1 and op == OP_STATUS)
+            c.send(HDR.pack(1, OP_STATUS, ST_OK, STATUS_INFO.size) + info)
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return s, t
+
+
+def test_status_layout(tmp):
+    """Every field of the STATUS payload, packed by the host and read by the
+    built seedctl (the target's in a cross build), including 64-bit values
+    beyond 32 bits and a last save after 2038."""
+    check(STATUS_INFO.size == 592, "STATUS_INFO is %d bytes" % STATUS_INFO.size)
+    fields = dict(uptime_s=2**40 + 1, requests=2**33 + 2, bytes_served=2**50 + 3,
+                  last_save_unix=4102444800, clients=7, seed_size=64, saves=2**35 + 5,
+                  save_failures=2**36 + 6)
+    seed_file = "/var/lib/seedd/" + "s" * 200
+    for flags, error, rc in ((3, 0, 0), (1, 28, 1)):
+        info = STATUS_INFO.pack(fields["uptime_s"], fields["requests"], fields["bytes_served"],
+                                fields["last_save_unix"], fields["clients"], fields["seed_size"],
+                                flags, error, fields["saves"], fields["save_failures"],
+                                b"9.8.7", seed_file.encode())
+        for args in (["status", "--json"], ["status"]):
+            path = tmp / "fake-%d-%d.sock" % (flags, len(args))
+            s, t = fake_status_daemon(path, info)
+            r = subprocess.run(target(SEEDCTL, "--socket", path, *args), capture_output=True,
+                               text=True, timeout=30)
+            t.join(10)
+            s.close()
+            check(r.returncode == rc, "%s: exit %d, expected %d: %s" % (args, r.returncode, rc,
+                                                                        r.stderr))
+            if "--json" in args:
+                st = json.loads(r.stdout)
+                for k, v in fields.items():
+                    check(st[k] == v, "%s: %r, packed %r" % (k, st[k], v))
+                check(st["version"] == "9.8.7" and st["seed_file"] == seed_file, st)
+                check(st["seeded"] and st["last_save_ok"] == (error == 0), st)
+                check(st["last_save_error"] == (os.strerror(error) if error else ""), st)
+            else:
+                # 2100-01-01: a 32-bit time_t cannot hold it, so the number it is.
+                check("2100-01-01 00:00:00 UTC" in r.stdout or
+                      "4102444800 (Unix time)" in r.stdout, r.stdout)
+                check(str(fields["bytes_served"]) in r.stdout, r.stdout)
 
 
 def test_provision(tmp):
