@@ -383,6 +383,50 @@ def test_library_symbols(tmp):
         check(sizes in ([], [pointer]), "constructors in the library: INIT_ARRAYSZ %s" % sizes)
 
 
+def sym_file_names():
+    """The global names of client/libseedclient.sym."""
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "client", "libseedclient.sym")
+    with open(path) as f:
+        text = f.read()
+    body = text.split("global:", 1)[1].split("local:", 1)[0]
+    return {w.strip().rstrip(";") for w in body.split() if w.strip().rstrip(";")}
+
+
+def test_static_library(tmp):
+    """libseedclient.a defines exactly the shared library's exports as globals
+    (common/'s helpers turned local, so they cannot clash with firmware names),
+    and a client linked with it works against seedd."""
+    nm = os.environ.get("NM", "nm")
+    readelf = os.environ.get("READELF", "readelf")
+    archive = os.environ["LIBSEEDCLIENT_A"]
+    static_tool = os.environ["SCTOOL_STATIC"]
+    check(sym_file_names() == EXPORTED, "libseedclient.sym: %s" % sorted(sym_file_names()))
+    out = subprocess.run([nm, "-g", "--defined-only", archive], capture_output=True, text=True,
+                         check=True).stdout
+    defined = {l.split()[2] for l in out.splitlines() if len(l.split()) == 3}
+    check(defined == EXPORTED, "libseedclient.a defines %s" % sorted(defined))
+    dyn = subprocess.run([readelf, "-d", static_tool], capture_output=True, text=True,
+                         check=True).stdout
+    check("libseedclient" not in dyn, "sctool-static loads libseedclient.so:\n%s" % dyn)
+
+    d = Daemon(tmp).start()
+
+    def static(*args):
+        r = subprocess.run(target(static_tool, *args), capture_output=True, text=True,
+                           timeout=60, env=d.client_env())
+        check(r.returncode == 0, "sctool-static %s failed (%d): %s"
+              % (args, r.returncode, r.stderr))
+        return r.stdout.split()
+
+    reads = static("read", 64, 3) + static("poll", 64)
+    check(len(reads) == 4 and len(set(reads)) == 4 and all(len(x) == 128 for x in reads), reads)
+    static("write", 64)
+    forked = static("fork", 2, 32)
+    check(len(forked) == 2 * (4 + 2) and len(set(forked[1::2])) == 6, forked)
+    check(d.status()["requests"] == 4 + 1 + 6, d.status())
+    check(d.stop() == 0)
+
+
 def test_seedctl(tmp):
     d = Daemon(tmp).start()
     r = d.seedctl("get")

@@ -437,6 +437,7 @@ def test_install(tmp):
         (ENV["SBINDIR"], "seedd"),
         (ENV["BINDIR"], "seedctl"),
         (libdir, "libseedclient.so.0.1.0"),
+        (libdir, "libseedclient.a"),
         (ENV["INCLUDEDIR"], "seedclient.h"),
         (libdir + "/pkgconfig", "seedclient.pc"),
     ]
