@@ -3,8 +3,10 @@
 # Installs what the tests need, then builds and runs every suite in three
 # builds: the main one (--werror, all suites), an ASan + UBSan one (unit,
 # integration, fuzz corpus replay) and seedd against the NV-seed-enabled
-# Mbed TLS 3.6 built by the interop suite (unit, integration). The last line
-# of output is "N passed, N failed", counted from meson's test logs.
+# Mbed TLS 3.6 built by the interop suite (unit, integration); then the
+# arm64 and armhf cross builds under qemu-user (scripts/test-cross.sh: unit,
+# integration, lifecycle, fuzz corpus replay). The last line of output is
+# "N passed, N failed", counted from meson's test logs.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
@@ -49,28 +51,12 @@ else
 	status=1
 fi
 
+for arch in arm64 armhf; do
+	echo "=== scripts/test-cross.sh $arch"
+	scripts/test-cross.sh "$arch" || status=1
+	logs="$logs build-cross/$arch/build/meson-logs/testlog.json"
+done
+
 # shellcheck disable=SC2086
-python3 - $logs <<'PY'
-import json, sys
-passed = failed = skipped = 0
-for path in sys.argv[1:]:
-    try:
-        f = open(path)
-    except OSError:
-        failed += 1
-        print("missing test log %s" % path)
-        continue
-    with f:
-        for line in f:
-            r = json.loads(line)["result"]
-            if r in ("OK", "EXPECTEDFAIL"):
-                passed += 1
-            elif r == "SKIP":
-                skipped += 1
-            else:
-                failed += 1
-if skipped:
-    print("%d skipped (see the log above for the reasons)" % skipped)
-print("%d passed, %d failed" % (passed, failed))
-PY
+scripts/count-tests.py $logs
 exit $status

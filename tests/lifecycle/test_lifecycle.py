@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 
-from seeddtest import Daemon, Skip, check, connect, main, raw_get, read_file, write_seed, SEEDCTL
+from seeddtest import (Daemon, Skip, check, connect, main, raw_get, read_file, write_seed, SEEDCTL,
+                       target)
 
 MAGIC = b"seeddenc"
 HDR = 32
@@ -19,7 +20,7 @@ def sealed_size(seed_len):
 
 
 def seedctl(*args, stdin=b""):
-    r = subprocess.run([SEEDCTL] + [str(a) for a in args], input=stdin, capture_output=True,
+    r = subprocess.run(target(SEEDCTL, *args), input=stdin, capture_output=True,
                        timeout=60)
     return r.returncode, r.stdout.decode(), r.stderr.decode()
 
