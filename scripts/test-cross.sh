@@ -21,7 +21,7 @@ armhf) triplet=arm-linux-gnueabihf ;;
 	;;
 esac
 arch=$1
-scripts/deps.sh meson ninja-build pkg-config python3 apt dpkg scdoc \
+scripts/deps.sh meson ninja-build pkg-config python3 apt dpkg scdoc busybox \
 	"gcc-$triplet" "libc6-dev-$arch-cross" "binutils-$triplet" qemu-user-static
 top=build-cross/$arch
 build=$top/build

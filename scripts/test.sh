@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
-	dpkg-dev valgrind iproute2
+	dpkg-dev valgrind iproute2 busybox
 top=$PWD
 main=build-test
 status=0
