@@ -88,7 +88,7 @@ def test_fork_while_busy(tmp):
     mute.listen(4)
     mute.settimeout(30)
     env = dict(os.environ, SEEDD_SOCKET=tmp / "mute.sock", SEEDD_TIMEOUT_MS=str(timeout_ms))
-    p = subprocess.Popen([SCTOOL, "forkbusy", d.sock, "32"], stdin=subprocess.PIPE,
+    p = subprocess.Popen(target(SCTOOL, "forkbusy", d.sock, "32"), stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         conn, _ = mute.accept()
@@ -288,7 +288,7 @@ def test_max_clients(tmp):
     held[1].close()
 
     # A library client whose cached connection was closed is served again.
-    p = subprocess.Popen([SCTOOL, "procs", "1", "8"], stdin=subprocess.PIPE,
+    p = subprocess.Popen(target(SCTOOL, "procs", "1", "8"), stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, text=True, env=d.client_env())
     first = p.stdout.readline().strip()
     check(len(first) == 16, "no first read: %r" % first)
@@ -325,7 +325,7 @@ def test_max_clients(tmp):
                 s.send(get_req(8))
         refused = connect(d.sock)
         refused.send(get_req(8))
-        ctl = subprocess.Popen([SEEDCTL, "--socket", d.sock, "get"], stdout=subprocess.PIPE,
+        ctl = subprocess.Popen(target(SEEDCTL, "--socket", d.sock, "get"), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
         wait_for_listen_queue(d.sock, 2)
     finally:
