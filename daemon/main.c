@@ -59,6 +59,7 @@ struct daemon {
 	struct event *sigint_ev;
 	struct seedd_stats stats;
 	int own_socket;
+	int socket_dirfd; /* of the socket we bound, to remove it by name at exit */
 };
 
 static void usage(FILE *f)
@@ -374,7 +375,7 @@ static int start(struct daemon *d, int *listen_fd)
 		return EXIT_CONFIG;
 	}
 	if (*listen_fd == 0) {
-		*listen_fd = server_bind(d->cfg->socket, why, sizeof(why));
+		*listen_fd = server_bind(d->cfg->socket, &d->socket_dirfd, why, sizeof(why));
 		if (*listen_fd < 0) {
 			log_err("%s", why);
 			return EXIT_CONFIG;
@@ -468,7 +469,7 @@ static void cleanup(struct daemon *d)
 		event_base_free(d->base);
 	pool_free(d->pool);
 	if (d->own_socket)
-		unlink(d->cfg->socket);
+		server_unbind(d->socket_dirfd, d->cfg->socket);
 	store_close(&d->store);
 }
 
@@ -493,7 +494,7 @@ int main(int argc, char **argv)
 		.save_interval_s = 600,
 		.server = { .max_clients = 1024, .idle_timeout_s = 60 },
 	};
-	struct daemon d = { .cfg = &cfg };
+	struct daemon d = { .cfg = &cfg, .socket_dirfd = -1 };
 	int listen_fd = -1, rc;
 
 	cfg.server.allow_uid = cfg.uids;

@@ -15,6 +15,7 @@
  * connection is idle is the newcomer refused.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -91,63 +92,145 @@ struct server {
 	uint8_t out[SEEDD_PROTO_MAX_MSG];
 };
 
-int server_bind(const char *path, char *why, size_t whylen)
+/* Replaces a stale socket at name and binds fd there; the cwd is the socket's directory. */
+static int bind_here(int fd, int dirfd, const char *path, const char *name, char *why,
+		     size_t whylen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stat st;
-	int fd, r;
+	mode_t mask;
+	int probe, r;
 
-	if (strnlen(path, sizeof(sa.sun_path)) == sizeof(sa.sun_path)) {
-		snprintf(why, whylen, "socket path %s is too long (at most %zu bytes)", path,
-			 sizeof(sa.sun_path) - 1);
-		return -ENAMETOOLONG;
-	}
-	strcpy(sa.sun_path, path);
-
-	if (lstat(path, &st) == 0) {
+	strcpy(sa.sun_path, name);
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			snprintf(why, whylen, "%s exists and is not a socket; refusing to replace it",
 				 path);
 			return -EEXIST;
 		}
-		fd = sock_connect(path, now_ms());
-		if (fd >= 0 || fd == -ETIMEDOUT) {
-			closep(&fd);
+		probe = sock_connect(name, now_ms());
+		if (probe >= 0 || probe == -ETIMEDOUT) {
+			closep(&probe);
 			snprintf(why, whylen, "%s: another daemon is listening on this socket", path);
 			return -EADDRINUSE;
 		}
-		/* Nobody listens: a stale file from a daemon that died. */
-		if (unlink(path) < 0 && errno != ENOENT) {
+		/*
+		 * Nobody listens: a stale file from a daemon that died. Only this
+		 * name in the checked directory can go; whoever could swap another
+		 * file in since the check (root, us, or in a sticky directory the
+		 * entry's owner) could remove that file anyway.
+		 */
+		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
 			r = -errno;
 			snprintf(why, whylen, "cannot remove stale socket %s: %s", path, strerror(errno));
 			return r;
 		}
+	} else if (errno != ENOENT) {
+		r = -errno;
+		snprintf(why, whylen, "cannot stat %s: %s", path, strerror(errno));
+		return r;
 	}
 
+	/* Born 0666, like /dev/urandom (--allow-uid/--allow-gid restrict): no chmod by path. */
+	mask = umask(0111);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(mask);
+	if (r < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot bind %s: %s", path, strerror(errno));
+		return r;
+	}
+	return 0;
+}
+
+int server_bind(const char *path, int *dirfd_out, char *why, size_t whylen)
+{
+	struct sockaddr_un sa;
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	char dir[sizeof(sa.sun_path)];
+	_cleanup_close_ int dirfd = -1, cwd = -1, fd = -1;
+	struct stat st;
+	int r;
+
+	*dirfd_out = -1;
+	if (strnlen(path, sizeof(sa.sun_path)) == sizeof(sa.sun_path)) {
+		snprintf(why, whylen, "socket path %s is too long (at most %zu bytes)", path,
+			 sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	if (!*name) {
+		snprintf(why, whylen, "socket path %s does not end in a file name", path);
+		return -EINVAL;
+	}
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == path)
+		strcpy(dir, "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || fstat(dirfd, &st) < 0) {
+		r = -errno;
+		if (errno == ENOENT)
+			snprintf(why, whylen, "cannot bind %s: its directory does not exist", path);
+		else
+			snprintf(why, whylen, "cannot open socket directory %s: %s", dir,
+				 strerror(errno));
+		return r;
+	}
+	/* Whoever may write the directory could swap the socket for clients, or our checks. */
+	if ((st.st_mode & 022) && !((st.st_mode & S_ISVTX) && st.st_uid == 0)) {
+		snprintf(why, whylen,
+			 "socket directory %s has mode %04o and owner uid %u: group or others can write it and it is not a sticky directory owned by root; refusing to create %s there",
+			 dir, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, path);
+		return -EPERM;
+	}
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
 		snprintf(why, whylen, "cannot create socket: %s", strerror(errno));
 		return r;
 	}
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+
+	/*
+	 * bind(2) and connect(2) take no directory fd, so they run inside the
+	 * checked directory on the last component alone: no part of the path is
+	 * looked up again after the checks, and fstatat(), the probe, unlinkat()
+	 * and bind() all see the same directory. fchdir() rather than a
+	 * /proc/self/fd/N/ path: it works without /proc and leaves sun_path to
+	 * the name. seedd is single-threaded here and goes back at once.
+	 */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || fchdir(dirfd) < 0) {
 		r = -errno;
-		if (errno == ENOENT)
-			snprintf(why, whylen, "cannot bind %s: its directory does not exist", path);
-		else
-			snprintf(why, whylen, "cannot bind %s: %s", path, strerror(errno));
-		close(fd);
+		snprintf(why, whylen, "cannot enter socket directory %s: %s", dir, strerror(errno));
 		return r;
 	}
-	/* Like /dev/urandom: anyone may ask; --allow-uid/--allow-gid restrict. */
-	if (chmod(path, 0666) < 0) {
-		r = -errno;
-		snprintf(why, whylen, "cannot chmod %s: %s", sa.sun_path, strerror(errno));
-		unlink(path);
-		close(fd);
-		return r;
+	r = bind_here(fd, dirfd, path, name, why, whylen);
+	if (fchdir(cwd) < 0) {
+		int e = errno;
+
+		if (r == 0)
+			unlinkat(dirfd, name, 0);
+		snprintf(why, whylen, "cannot return to the working directory: %s", strerror(e));
+		r = -e;
 	}
-	return fd;
+	if (r < 0)
+		return r;
+	*dirfd_out = dirfd;
+	dirfd = -1;
+	r = fd;
+	fd = -1;
+	return r;
+}
+
+void server_unbind(int dirfd, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	unlinkat(dirfd, slash ? slash + 1 : path, 0);
+	close(dirfd);
 }
 
 static void list_init(struct list *l)

@@ -44,11 +44,17 @@ struct server_opts {
 };
 
 /*
- * Binds a SOCK_SEQPACKET socket to path without listening yet. A stale socket
- * file is replaced; a live one, or any other file, is an error. Returns the
- * fd or -errno with a message in why.
+ * Binds a SOCK_SEQPACKET socket to path, mode 0666, without listening yet.
+ * The directory must not be writable by group or others unless it is sticky
+ * and owned by root. A stale socket file is replaced; a live one, or any
+ * other file, is an error. Everything happens relative to the directory,
+ * whose fd goes to *dirfd for server_unbind(). Returns the fd, or -errno with
+ * a message in why.
  */
-int server_bind(const char *path, char *why, size_t whylen);
+int server_bind(const char *path, int *dirfd, char *why, size_t whylen);
+
+/* Removes the socket server_bind() made, by name in its directory, and closes dirfd. */
+void server_unbind(int dirfd, const char *path);
 
 /* Serves the listening socket fd on base; takes ownership of fd. */
 struct server *server_new(struct event_base *base, int fd, struct pool *pool,
