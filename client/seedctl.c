@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,10 +45,11 @@ static void usage(FILE *f)
 		"  status [--json]                       health of the daemon (exit 0 healthy,\n"
 		"                                        1 degraded, 3 unreachable)\n"
 		"  get [--bytes N] [--raw]               N fresh bytes (default 32), hex or raw\n"
-		"  provision PATH [--bytes 32|64] [--force] [--stdin]\n"
+		"  provision PATH [--bytes 32|64] [--force] [--stdin] [--key-file KEY]\n"
 		"                                        write a new seed file from getrandom(2),\n"
-		"                                        or from 32 or 64 bytes on stdin\n"
-		"  provision --count N --out-dir DIR [--bytes 32|64] [--force]\n"
+		"                                        or from 32 or 64 bytes on stdin;\n"
+		"                                        encrypted with KEY if given\n"
+		"  provision --count N --out-dir DIR [--bytes 32|64] [--force] [--key-file KEY]\n"
 		"                                        write N distinct seed files DIR/seedfile-NNNNNN\n"
 		"  check PATH [--key-file KEY] [--owner UID]\n"
 		"                                        validate a seed file offline (exit 0 ok,\n"
@@ -157,6 +159,23 @@ static const char *yes(int b)
 	return b ? "true" : "false";
 }
 
+/* How the daemon loaded its seed: a JSON value, or words for people. */
+static const char *seed_origin(uint32_t flags, int human)
+{
+	switch (flags & SEEDD_STATUS_ORIGIN_MASK) {
+	case SEEDD_STATUS_ORIGIN_FILE:
+		if (flags & SEEDD_STATUS_ENCRYPTED)
+			return human ? "read from the encrypted seed file" : "encrypted";
+		return human ? "read from the raw seed file" : "raw";
+	case SEEDD_STATUS_ORIGIN_MIGRATED:
+		return human ? "read from a raw seed file, now encrypted (--migrate-raw)" : "migrated";
+	case SEEDD_STATUS_ORIGIN_CREATED:
+		return human ? "created from getrandom(2): there was no seed file" : "created";
+	default:
+		return "unknown";
+	}
+}
+
 /* A "key":value pair after the first; null when the daemon withheld the value. */
 __attribute__((format(printf, 3, 4))) static void json_field(const char *key, int withheld,
 							     const char *fmt, ...)
@@ -205,6 +224,7 @@ static void print_status_json(const struct seedd_status_info *i, int healthy)
 	json_field("clients", lim, "%u", i->clients);
 	json_field("encrypted", lim, "%s", yes(i->flags & SEEDD_STATUS_ENCRYPTED));
 	json_field("clone_suspected", lim, "%s", yes(i->flags & SEEDD_STATUS_CLONE_SUSPECTED));
+	json_field("seed_origin", lim, "\"%s\"", seed_origin(i->flags, 0));
 	printf(",\"limited\":%s}\n", yes(lim));
 }
 
@@ -228,6 +248,7 @@ static void print_status_human(const struct seedd_status_info *i, int healthy)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	printf("  seed file:  %s (%u bytes%s)\n", i->seed_file, i->seed_size,
 	       i->flags & SEEDD_STATUS_ENCRYPTED ? ", encrypted" : "");
+	printf("  seed:       %s\n", seed_origin(i->flags, 1));
 	if (i->flags & SEEDD_STATUS_LAST_SAVE_OK)
 		printf("  last save:  %s, ok\n", when);
 	else
@@ -313,29 +334,75 @@ static int cmd_get(int argc, char **argv)
 	return rc;
 }
 
-/* Writes one seed to path, holding the seedfile lock so a running seedd is not overwritten. */
-static int provision_one(const char *path, const uint8_t *seed, size_t bytes, int force)
+/*
+ * Who may own the directories seedctl writes to or checks, and their lock
+ * files: whoever runs it, root, the daemon's user (a file provisioned for
+ * it), and extra (check --owner).
+ */
+static void owners_init(struct seedfile_owners *o, uid_t extra)
 {
+	struct passwd *pw = getpwnam(SEEDD_DAEMON_USER);
+
+	*o = (struct seedfile_owners){ .uid = { geteuid(), 0, extra }, .n = 3 };
+	if (pw)
+		o->uid[o->n++] = pw->pw_uid;
+}
+
+/* The bytes to store for seed: itself, or sealed with key (machine unknown: zeros). */
+static int seal_maybe(const struct seal_key *key, const uint8_t *seed, size_t bytes,
+		      uint8_t out[SEAL_MAX], size_t *len)
+{
+	static const uint8_t unknown[SEAL_HASH_SIZE];
+	int n;
+
+	if (!key) {
+		memcpy(out, seed, bytes);
+		*len = bytes;
+		return 0;
+	}
+	n = seal_seal(key, seed, bytes, unknown, out);
+	if (n < 0)
+		return n;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Writes one seed to path, holding the seedfile lock so a running seedd is not overwritten. */
+static int provision_one(const char *path, const uint8_t *seed, size_t bytes, int force,
+			 const struct seal_key *key)
+{
+	struct seedfile_owners owners;
+	uint8_t out[SEAL_MAX];
 	struct seedfile sf;
-	char why[512];
+	char why[1024];
+	size_t len;
 	pid_t holder;
 	int r;
 
+	owners_init(&owners, geteuid());
 	if (seedfile_open(&sf, path, why, sizeof(why)) < 0) {
 		fprintf(stderr, "seedctl: %s\n", why);
 		return EXIT_FAIL;
 	}
-	r = seedfile_lock(&sf, &holder);
+	if (seedfile_trust_dir(sf.dirfd, sf.dir, &owners, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: refusing to write %s: %s\n", path, why);
+		seedfile_close(&sf);
+		return EXIT_FAIL;
+	}
+	r = seedfile_lock(&sf, &owners, &holder, why, sizeof(why));
 	if (r < 0) {
 		if (r == -EWOULDBLOCK)
 			fprintf(stderr, "seedctl: %s is in use by seedd (pid %ld); stop it first\n", path,
 				(long)holder);
 		else
-			fprintf(stderr, "seedctl: cannot lock %s.lock: %s\n", path, strerror(-r));
+			fprintf(stderr, "seedctl: %s\n", why);
 		seedfile_close(&sf);
 		return EXIT_FAIL;
 	}
-	r = seedfile_write_at(sf.dirfd, sf.base, seed, bytes, force ? 0 : SEEDFILE_NOREPLACE);
+	r = seal_maybe(key, seed, bytes, out, &len);
+	if (r == 0)
+		r = seedfile_write_at(sf.dirfd, sf.base, out, len, force ? 0 : SEEDFILE_NOREPLACE);
+	explicit_bzero(out, sizeof(out));
 	if (r == -EEXIST)
 		fprintf(stderr, "seedctl: %s exists; use --force to replace it\n", path);
 	else if (r < 0)
@@ -414,20 +481,44 @@ static int cmp_seed(const void *a, const void *b)
 	return memcmp(a, b, cmp_len);
 }
 
-/* N per-device seedfiles for an image pipeline: all checked distinct before any is written. */
-static int provision_batch(const char *dir, uint64_t count, size_t bytes, int force)
+/* Opens DIR for a batch, creating it (0700) when missing; its parent must exist. */
+static int open_out_dir(const char *dir)
 {
-	char name[64];
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			fprintf(stderr, "seedctl: cannot create directory %s: %s\n", dir,
+				strerror(errno));
+			return -1;
+		}
+		/* Whatever is there by now is checked by seedfile_trust_dir(). */
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		fprintf(stderr, "seedctl: cannot open directory %s: %s\n", dir, strerror(errno));
+	return fd;
+}
+
+/* N per-device seedfiles for an image pipeline: all checked distinct before any is written. */
+static int provision_batch(const char *dir, uint64_t count, size_t bytes, int force,
+			   const struct seal_key *key)
+{
+	char name[64], why[1024];
 	_cleanup_close_ int dirfd = -1;
-	uint8_t *seeds;
-	size_t size = (size_t)count * bytes;
+	struct seedfile_owners owners;
+	uint8_t *seeds, out[SEAL_MAX];
+	size_t size = (size_t)count * bytes, len;
 	int rc = EXIT_FAIL, r;
 	uint64_t i, written = 0;
 	struct stat st;
 
-	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd < 0) {
-		fprintf(stderr, "seedctl: cannot open directory %s: %s\n", dir, strerror(errno));
+	dirfd = open_out_dir(dir);
+	if (dirfd < 0)
+		return EXIT_FAIL;
+	owners_init(&owners, geteuid());
+	if (seedfile_trust_dir(dirfd, dir, &owners, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: refusing to write to %s: %s\n", dir, why);
 		return EXIT_FAIL;
 	}
 	for (i = 1; i <= count && !force; i++) {
@@ -458,8 +549,9 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 	}
 	for (i = 0; i < count; i++) {
 		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i + 1);
-		r = seedfile_write_at(dirfd, name, seeds + i * bytes, bytes,
-				      force ? 0 : SEEDFILE_NOREPLACE);
+		r = seal_maybe(key, seeds + i * bytes, bytes, out, &len);
+		if (r == 0)
+			r = seedfile_write_at(dirfd, name, out, len, force ? 0 : SEEDFILE_NOREPLACE);
 		if (r < 0) {
 			fprintf(stderr, "seedctl: cannot write %s/%s: %s (%llu of %llu written)\n",
 				dir, name, strerror(-r), (unsigned long long)written,
@@ -468,13 +560,27 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 		}
 		written++;
 	}
-	printf("wrote %llu distinct %zu-byte seed files to %s (" BATCH_NAME " .. " BATCH_NAME ")\n",
-	       (unsigned long long)count, bytes, dir, 1u, (unsigned)count);
+	printf("wrote %llu distinct %zu-byte seed files%s to %s (" BATCH_NAME " .. " BATCH_NAME ")\n",
+	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u,
+	       (unsigned)count);
 	rc = EXIT_OK;
 out:
+	explicit_bzero(out, sizeof(out));
 	explicit_bzero(seeds, size);
 	free(seeds);
 	return rc;
+}
+
+/* The key for check and provision: as seedd reads it, a credential owned by root included. */
+static struct seal_key *load_key(const char *key_file)
+{
+	struct seal_key *key;
+	char why[512];
+
+	key = seal_key_load(key_file, geteuid(), SEEDFILE_ROOT_OK, why, sizeof(why));
+	if (!key)
+		fprintf(stderr, "seedctl: refusing key file %s: %s\n", key_file, why);
+	return key;
 }
 
 static int cmd_provision(int argc, char **argv)
@@ -484,10 +590,12 @@ static int cmd_provision(int argc, char **argv)
 					      { "force", no_argument, NULL, 'f' },
 					      { "stdin", no_argument, NULL, 'i' },
 					      { "count", required_argument, NULL, 'n' },
-					      { "out-dir", required_argument, NULL, 'o' }, { 0 } };
+					      { "out-dir", required_argument, NULL, 'o' },
+					      { "key-file", required_argument, NULL, 'k' }, { 0 } };
 	uint8_t seed[SEEDFILE_MAX];
 	uint64_t bytes = 0, count = 0;
-	const char *path, *out_dir = NULL;
+	const char *path, *out_dir = NULL, *key_file = NULL;
+	struct seal_key *key = NULL;
 	int force = 0, from_stdin = 0, c, rc = EXIT_OK, r;
 	size_t len = SEEDFILE_MAX;
 
@@ -500,6 +608,8 @@ static int cmd_provision(int argc, char **argv)
 			from_stdin = 1;
 		else if (c == 'o')
 			out_dir = optarg;
+		else if (c == 'k')
+			key_file = optarg;
 		else if (c == 'n' && parse_u64(optarg, 1, PROVISION_MAX, &count) < 0)
 			return usage_error("provision: --count '%s' is not a number in 1..%d",
 					   optarg, PROVISION_MAX);
@@ -509,25 +619,33 @@ static int cmd_provision(int argc, char **argv)
 	}
 	if (!count != !out_dir)
 		return usage_error("provision: --count and --out-dir go together");
-	if (count) {
-		if (from_stdin)
-			return usage_error("provision: --stdin gives one seed, not --count");
-		if (optind != argc)
-			return usage_error("provision: --out-dir replaces PATH");
-		return provision_batch(out_dir, count, bytes ? bytes : SEEDFILE_MAX, force);
-	}
-	if (optind + 1 != argc)
+	if (count && from_stdin)
+		return usage_error("provision: --stdin gives one seed, not --count");
+	if (count && optind != argc)
+		return usage_error("provision: --out-dir replaces PATH");
+	if (!count && optind + 1 != argc)
 		return usage_error("provision: expected one seed file PATH");
+	if (key_file) {
+		key = load_key(key_file);
+		if (!key)
+			return EXIT_FAIL;
+	}
+	if (count) {
+		rc = provision_batch(out_dir, count, bytes ? bytes : SEEDFILE_MAX, force, key);
+		seal_key_free(key);
+		return rc;
+	}
 	path = argv[optind];
 
 	if (bytes)
 		len = bytes;
 	r = from_stdin ? stdin_seed(seed, bytes, &len) : random_seed(seed, len);
-	rc = r < 0 ? EXIT_FAIL : provision_one(path, seed, len, force);
+	rc = r < 0 ? EXIT_FAIL : provision_one(path, seed, len, force, key);
 	if (rc == EXIT_OK)
-		printf("wrote a new %zu-byte seed%s to %s\n", len, from_stdin ? " from stdin" : "",
-		       path);
+		printf("wrote a new %zu-byte seed%s%s to %s\n", len, from_stdin ? " from stdin" : "",
+		       key ? ", encrypted," : "", path);
 	explicit_bzero(seed, sizeof(seed));
+	seal_key_free(key);
 	return rc;
 }
 
@@ -538,12 +656,13 @@ static int cmd_check(int argc, char **argv)
 					      { "key-file", required_argument, NULL, 'k' },
 					      { "owner", required_argument, NULL, 'u' }, { 0 } };
 	uint8_t buf[SEAL_MAX], seed[SEEDFILE_MAX], machine[SEAL_HASH_SIZE];
+	struct seedfile_owners owners;
 	struct seal_key *key = NULL;
 	struct seal_info info;
 	struct seedfile sf;
 	const char *path, *key_file = NULL;
 	uint64_t owner = geteuid();
-	char why[512];
+	char why[1024];
 	size_t n = 0, seed_len;
 	int c, rc = EXIT_OK, r;
 
@@ -563,20 +682,32 @@ static int cmd_check(int argc, char **argv)
 		fprintf(stderr, "seedctl: %s: refused: %s\n", path, why);
 		return EXIT_FAIL;
 	}
-	r = seedfile_read_at(sf.dirfd, sf.base, (uid_t)owner, 0, buf, sizeof(buf), &n, why,
-			     sizeof(why));
+	/* The directory may belong to the seed file's owner, as seedd's own does. */
+	owners_init(&owners, (uid_t)owner);
+	r = seedfile_trust_dir(sf.dirfd, sf.dir, &owners, why, sizeof(why));
+	if (r == 0)
+		r = seedfile_read_at(sf.dirfd, sf.base, (uid_t)owner, SEEDFILE_ONE_LINK, buf,
+				     sizeof(buf), &n, why, sizeof(why));
+	if (r == 0) {
+		r = seedfile_machine_load(&sf, (uid_t)owner, machine, why, sizeof(why));
+		r = r == -ENOENT || r == -EINVAL ? 0 : r;
+	}
 	seedfile_close(&sf);
 	if (r == 0)
 		r = seal_parse(buf, n, &info, why, sizeof(why));
 	if (r == 0 && key_file) {
-		key = seal_key_load(key_file, geteuid(), SEEDFILE_ROOT_OK, why, sizeof(why));
+		key = load_key(key_file);
 		if (!key) {
-			fprintf(stderr, "seedctl: refusing key file %s: %s\n", key_file, why);
 			explicit_bzero(buf, sizeof(buf));
 			return EXIT_FAIL;
 		}
-		if (info.encrypted)
+		if (info.encrypted) {
 			r = seal_open(key, buf, n, seed, &seed_len, machine, why, sizeof(why));
+		} else {
+			snprintf(why, sizeof(why),
+				 "is not encrypted, and seedd with a key refuses a raw seed file (unless started once with --migrate-raw); provision it with --key-file");
+			r = -EINVAL;
+		}
 		explicit_bzero(seed, sizeof(seed));
 		seal_key_free(key);
 	}
@@ -586,8 +717,7 @@ static int cmd_check(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (!info.encrypted) {
-		printf("%s: ok: raw %zu-byte seed, not encrypted%s\n", path, info.seed_len,
-		       key_file ? " (seedd encrypts it with this key on its first update)" : "");
+		printf("%s: ok: raw %zu-byte seed, not encrypted\n", path, info.seed_len);
 		return EXIT_OK;
 	}
 	printf("%s: ok: encrypted, format 1, AES-256-GCM, %zu-byte seed, key id ", path,

@@ -41,6 +41,7 @@ struct config {
 	const char *machine_id_file; /* NULL: STORE_MACHINE_ID_FILE, optional */
 	int create;
 	int platform_entropy;
+	int migrate_raw;
 	unsigned save_interval_s;
 	struct server_opts server;
 	uid_t uids[MAX_IDS];
@@ -74,6 +75,8 @@ static void usage(FILE *f)
 		"      --no-platform-entropy   do not add getrandom(2) to the pool\n"
 		"      --key-file PATH         encrypt the seed file at rest with this 32-byte key\n"
 		"                              (default: the credential " STORE_CREDENTIAL_KEY " if present)\n"
+		"      --migrate-raw           with a key, encrypt a raw seed file once instead of\n"
+		"                              refusing it\n"
 		"      --machine-id-file PATH  machine identity for clone detection\n"
 		"                              (default " STORE_MACHINE_ID_FILE ")\n"
 		"      --save-interval SEC     save a fresh seed every SEC seconds (default 600)\n"
@@ -124,6 +127,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		OPT_ALLOW_UID,
 		OPT_ALLOW_GID,
 		OPT_KEY_FILE,
+		OPT_MIGRATE_RAW,
 		OPT_MACHINE_ID_FILE,
 	};
 	static const struct option opts[] = {
@@ -138,6 +142,7 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		{ "allow-uid", required_argument, NULL, OPT_ALLOW_UID },
 		{ "allow-gid", required_argument, NULL, OPT_ALLOW_GID },
 		{ "key-file", required_argument, NULL, OPT_KEY_FILE },
+		{ "migrate-raw", no_argument, NULL, OPT_MIGRATE_RAW },
 		{ "machine-id-file", required_argument, NULL, OPT_MACHINE_ID_FILE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -162,6 +167,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_KEY_FILE:
 			cfg->key_file = optarg;
+			break;
+		case OPT_MIGRATE_RAW:
+			cfg->migrate_raw = 1;
 			break;
 		case OPT_MACHINE_ID_FILE:
 			cfg->machine_id_file = optarg;
@@ -305,12 +313,14 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(d->base);
 }
 
-/* Loads the seedfile, creating it from getrandom(2) if allowed. */
+/* Loads the seedfile, creating it from getrandom(2) if allowed; records how. */
 static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 {
 	int r;
 
 	r = store_read(&d->store, seed, len);
+	d->stats.seed_origin = d->store.migrate ? SEEDD_STATUS_ORIGIN_MIGRATED
+						: SEEDD_STATUS_ORIGIN_FILE;
 	if (r != -ENOENT)
 		return r;
 	if (!d->cfg->create || !d->cfg->platform_entropy) {
@@ -332,6 +342,7 @@ static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 		return -1;
 	}
 	log_notice("created seed file %s from getrandom(2)", d->cfg->seed_file);
+	d->stats.seed_origin = SEEDD_STATUS_ORIGIN_CREATED;
 	return 0;
 }
 
@@ -344,17 +355,21 @@ static int start(struct daemon *d, int *listen_fd)
 		.store = store_write,
 		.store_ctx = &d->store,
 	};
-	char why[512];
+	/* The state directory and the lock file are ours alone. */
+	const struct seedfile_owners owners = { .uid = { geteuid() }, .n = 1 };
+	char why[1024];
 	size_t len = 0;
 	pid_t holder;
 	int r;
 
 	r = seedfile_open(&d->store.sf, d->cfg->seed_file, why, sizeof(why));
+	if (r == 0)
+		r = seedfile_trust_dir(d->store.sf.dirfd, d->store.sf.dir, &owners, why, sizeof(why));
 	if (r < 0) {
-		log_err("%s", why);
+		log_err("refusing seed file %s: %s", d->cfg->seed_file, why);
 		return EXIT_CONFIG;
 	}
-	r = seedfile_lock(&d->store.sf, &holder);
+	r = seedfile_lock(&d->store.sf, &owners, &holder, why, sizeof(why));
 	if (r == -EWOULDBLOCK) {
 		if (holder > 0)
 			log_err("seed file %s is in use by another seedd (pid %ld)", d->cfg->seed_file,
@@ -364,7 +379,7 @@ static int start(struct daemon *d, int *listen_fd)
 		return EXIT_CONFIG;
 	}
 	if (r < 0) {
-		log_err("cannot lock %s.lock: %s", d->cfg->seed_file, strerror(-r));
+		log_err("%s", why);
 		return EXIT_CONFIG;
 	}
 
@@ -384,8 +399,15 @@ static int start(struct daemon *d, int *listen_fd)
 	}
 
 	if (store_load_key(&d->store, d->cfg->key_file) < 0 ||
-	    store_load_machine_id(&d->store, d->cfg->machine_id_file) < 0 ||
-	    load_seed(d, seed, &len) < 0)
+	    store_load_machine_id(&d->store, d->cfg->machine_id_file) < 0)
+		return EXIT_CONFIG;
+	if (d->cfg->migrate_raw && !d->store.key) {
+		log_err("--migrate-raw encrypts a raw seed file, but no key is configured (--key-file, "
+			"or the credential " STORE_CREDENTIAL_KEY ")");
+		return EXIT_CONFIG;
+	}
+	d->store.migrate_raw = d->cfg->migrate_raw;
+	if (load_seed(d, seed, &len) < 0)
 		return EXIT_CONFIG;
 	popts.identity = d->store.machine_id;
 	popts.identity_len = d->store.machine_id_len;

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The seed file on disk: directory trust, lock, raw format, atomic replacement. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -67,47 +68,180 @@ void seedfile_close(struct seedfile *sf)
 	*sf = (struct seedfile){ .dirfd = -1, .lockfd = -1 };
 }
 
-int seedfile_lock(struct seedfile *sf, pid_t *holder)
+static int owned_by(uid_t uid, const struct seedfile_owners *owners)
 {
-	char name[NAME_MAX + 1], pid[32];
-	int n, fd, writable = 1;
+	for (size_t i = 0; i < owners->n; i++)
+		if (owners->uid[i] == uid)
+			return 1;
+	return 0;
+}
+
+/* "uid 1000" or "uid 1000, 998 or 0", for messages. */
+static const char *owners_str(const struct seedfile_owners *owners, char *buf, size_t cap)
+{
+	size_t n = (size_t)snprintf(buf, cap, "uid");
+
+	for (size_t i = 0; i < owners->n && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s %u",
+				      i == 0 ? "" : i + 1 == owners->n ? " or" : ",",
+				      (unsigned)owners->uid[i]);
+	return buf;
+}
+
+/* Group or others may write it, and it is not a sticky directory of root's (like /tmp). */
+static int others_can_replace(const struct stat *st)
+{
+	return (st->st_mode & 022) && !((st->st_mode & S_ISVTX) && st->st_uid == 0);
+}
+
+/* name, a canonical path, becomes its parent; a name realpath() could not make gets "/..". */
+static void parent_name(char *name, size_t cap, int canonical)
+{
+	char *slash = strrchr(name, '/');
+	size_t n = strlen(name);
+
+	if (!canonical)
+		snprintf(name + n, cap - n, "/..");
+	else if (slash == name)
+		name[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+}
+
+int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners *owners,
+		       char *why, size_t whylen)
+{
+	_cleanup_close_ int fd = -1;
+	char name[PATH_MAX], who[64];
+	struct stat st, up;
+	int canonical, cur = dirfd;
+
+	if (fstat(dirfd, &st) < 0) {
+		snprintf(why, whylen, "cannot stat directory %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (st.st_uid != 0 && !owned_by(st.st_uid, owners)) {
+		snprintf(why, whylen,
+			 "directory %s is owned by uid %u, not by root or %s: its owner could replace the seed file",
+			 dir, (unsigned)st.st_uid, owners_str(owners, who, sizeof(who)));
+		return -EPERM;
+	}
+	if (st.st_mode & 022) {
+		snprintf(why, whylen,
+			 "directory %s has mode %04o: group or others can write it, so they could replace the seed file (chmod 700 it)",
+			 dir, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+
+	/*
+	 * Up through "..", from the directory actually opened rather than along
+	 * the path, which may name another directory by now; realpath() only
+	 * names them in messages.
+	 */
+	canonical = realpath(dir, name) != NULL;
+	if (!canonical)
+		snprintf(name, sizeof(name), "%s", dir);
+	for (;;) {
+		/* O_PATH: search permission is all that walking up needs. */
+		int fd_up = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd_up < 0 || fstat(fd_up, &up) < 0) {
+			int r = -errno;
+
+			snprintf(why, whylen, "cannot open the directory above %s: %s", name,
+				 strerror(errno));
+			if (fd_up >= 0)
+				close(fd_up);
+			return r;
+		}
+		closep(&fd);
+		fd = cur = fd_up;
+		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino)
+			return 0; /* "/" is its own parent */
+		parent_name(name, sizeof(name), canonical);
+		if (others_can_replace(&up)) {
+			snprintf(why, whylen,
+				 "directory %s above %s has mode %04o and owner uid %u: group or others can write it and it is not a sticky directory owned by root, so they could replace the seed file's directory",
+				 name, dir, (unsigned)(up.st_mode & 07777), (unsigned)up.st_uid);
+			return -EPERM;
+		}
+		st = up;
+	}
+}
+
+int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid_t *holder,
+		  char *why, size_t whylen)
+{
+	const int flags = O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+	char name[NAME_MAX + 1], pid[32], who[64];
+	_cleanup_close_ int fd = -1;
+	int n, r, writable = 1;
+	struct stat st;
 
 	*holder = 0;
 	n = snprintf(name, sizeof(name), "%s.lock", sf->base);
-	if (n < 0 || (size_t)n >= sizeof(name))
+	if (n < 0 || (size_t)n >= sizeof(name)) {
+		snprintf(why, whylen, "%s.lock: file name too long", sf->path);
 		return -ENAMETOOLONG;
-	fd = openat(sf->dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	}
+	/* O_NONBLOCK: a FIFO planted as the lock file must not hang the open. */
+	fd = openat(sf->dirfd, name, O_RDWR | O_CREAT | flags, 0600);
 	/* A read-only dir: lock anyway, so that the failure comes from the write. */
 	if (fd < 0 && (errno == EROFS || errno == EACCES)) {
 		writable = 0;
-		fd = openat(sf->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+		fd = openat(sf->dirfd, name, O_RDONLY | flags);
 	}
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		r = -errno;
+		if (errno == ELOOP)
+			snprintf(why, whylen, "lock file %s.lock is a symbolic link; refusing to follow it",
+				 sf->path);
+		else
+			snprintf(why, whylen, "cannot open lock file %s.lock: %s", sf->path,
+				 strerror(errno));
+		return r == -ELOOP ? -EPERM : r;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot stat lock file %s.lock: %s", sf->path, strerror(errno));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "lock file %s.lock is not a regular file", sf->path);
+		return -EPERM;
+	}
+	if (!owned_by(st.st_uid, owners)) {
+		snprintf(why, whylen, "lock file %s.lock is owned by uid %u, not by %s", sf->path,
+			 (unsigned)st.st_uid, owners_str(owners, who, sizeof(who)));
+		return -EPERM;
+	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int r = -errno;
-
+		r = -errno;
 		n = (int)pread(fd, pid, sizeof(pid) - 1, 0);
 		if (n > 0) {
 			pid[n] = '\0';
 			*holder = (pid_t)strtol(pid, NULL, 10);
 		}
-		close(fd);
+		snprintf(why, whylen, "cannot lock %s.lock: %s", sf->path, strerror(-r));
 		return r;
 	}
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (writable && (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n)) {
-		int r = -errno;
-
-		close(fd);
+		r = -errno;
+		snprintf(why, whylen, "cannot write %s.lock: %s", sf->path, strerror(errno));
 		return r;
 	}
 	sf->lockfd = fd;
+	fd = -1;
 
 	/* We hold the lock, so a temp file can only be a killed writer's. */
 	if (tmp_name(name, sizeof(name), sf->base) == 0 && unlinkat(sf->dirfd, name, 0) < 0 &&
-	    errno != ENOENT && errno != EROFS)
-		return -errno;
+	    errno != ENOENT && errno != EROFS) {
+		r = -errno;
+		snprintf(why, whylen, "cannot remove the stale temp file %s/%s: %s", sf->dir, name,
+			 strerror(errno));
+		return r;
+	}
 	return 0;
 }
 
@@ -170,8 +304,9 @@ int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whyle
 
 /*
  * Opens name in dirfd for reading after the checks every secret file gets:
- * no symlink, a regular file, owned by uid, no access for group or others.
- * Returns the fd with *st filled in, or -errno with why set.
+ * no symlink, a regular file, owned by uid, no access for group or others,
+ * and with SEEDFILE_ONE_LINK no second name. Returns the fd with *st filled
+ * in, or -errno with why set.
  */
 static int open_checked(int dirfd, const char *name, uid_t uid, unsigned flags, struct stat *st,
 			char *why, size_t whylen)
@@ -206,6 +341,13 @@ static int open_checked(int dirfd, const char *name, uid_t uid, unsigned flags, 
 		snprintf(why, whylen,
 			 "has mode %04o: group or others can access it (chmod 600 it, or provision a new one)",
 			 (unsigned)(st->st_mode & 07777));
+		return -EINVAL;
+	}
+	/* Another name would keep a seed after its replacement, or alias a file of somebody's. */
+	if ((flags & SEEDFILE_ONE_LINK) && st->st_nlink != 1) {
+		snprintf(why, whylen,
+			 "has %lu hard links: another name for it could keep or alias the seed (provision a new one)",
+			 (unsigned long)st->st_nlink);
 		return -EINVAL;
 	}
 	r = fd;
@@ -256,7 +398,8 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
 int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len,
 		  char *why, size_t whylen)
 {
-	int r = seedfile_read_at(sf->dirfd, sf->base, uid, 0, buf, SEEDFILE_MAX, len, why, whylen);
+	int r = seedfile_read_at(sf->dirfd, sf->base, uid, SEEDFILE_ONE_LINK, buf, SEEDFILE_MAX, len,
+				 why, whylen);
 
 	if (r == 0 && seedfile_check_bytes(buf, *len, why, whylen) < 0) {
 		explicit_bzero(buf, SEEDFILE_MAX);
@@ -325,10 +468,12 @@ static int machine_name(const struct seedfile *sf, char name[NAME_MAX + 1])
 	return n < 0 || n > NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
-int seedfile_machine_load(struct seedfile *sf, uint8_t hash[SEEDFILE_MACHINE_SIZE])
+int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_MACHINE_SIZE],
+			  char *why, size_t whylen)
 {
 	char name[NAME_MAX + 1], hex[2 * SEEDFILE_MACHINE_SIZE + 2];
 	_cleanup_close_ int fd = -1;
+	struct stat st;
 	ssize_t n;
 	int r;
 
@@ -336,8 +481,26 @@ int seedfile_machine_load(struct seedfile *sf, uint8_t hash[SEEDFILE_MACHINE_SIZ
 	if (r < 0)
 		return r;
 	fd = openat(sf->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-	if (fd < 0)
-		return errno == ENOENT ? -ENOENT : -EINVAL;
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0 && errno == ELOOP) {
+		snprintf(why, whylen, "%s.machine is a symbolic link; refusing to follow it", sf->path);
+		return -EPERM;
+	}
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot read %s.machine: %s", sf->path, strerror(errno));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, whylen, "%s.machine is not a regular file", sf->path);
+		return -EPERM;
+	}
+	if (st.st_uid != uid) {
+		snprintf(why, whylen, "%s.machine is owned by uid %u, not by uid %u that seedd runs as",
+			 sf->path, (unsigned)st.st_uid, (unsigned)uid);
+		return -EPERM;
+	}
 	do {
 		n = read(fd, hex, sizeof(hex));
 	} while (n < 0 && errno == EINTR);

@@ -1,4 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * The seed file on disk: its directory and who may own it, the lock, the raw
+ * format's checks, atomic replacement and the "<seedfile>.machine" sibling.
+ */
 #ifndef SEEDD_SEEDFILE_H
 #define SEEDD_SEEDFILE_H
 
@@ -23,6 +27,13 @@ struct seedfile {
 	int lockfd;
 };
 
+/* The users a seed file's directory and lock file may belong to. */
+#define SEEDFILE_OWNERS_MAX 4
+struct seedfile_owners {
+	uid_t uid[SEEDFILE_OWNERS_MAX];
+	size_t n;
+};
+
 /* Flags for seedfile_write_at(). */
 #define SEEDFILE_NOREPLACE 1u
 
@@ -32,16 +43,32 @@ int seedfile_open(struct seedfile *sf, const char *path, char *why, size_t whyle
 void seedfile_close(struct seedfile *sf);
 
 /*
- * Takes the exclusive lock on "<seedfile>.lock", a sibling that is never
- * renamed, so the lock outlives every replacement of the seedfile. Returns 0,
- * -EWOULDBLOCK with *holder set to the holder's pid (0 if unknown), or -errno.
- * Also removes a temp file a killed writer left behind.
+ * Checks that the directory dirfd (named dir in messages) is its owners' own:
+ * owned by root or one of owners and not writable by group or others, and
+ * that every directory above it that group or others can write is sticky
+ * and owned by root (like /tmp), so nobody else can replace what is in it.
+ * 0, -EPERM when refused, or another -errno; why says which, naming the
+ * directory.
  */
-int seedfile_lock(struct seedfile *sf, pid_t *holder);
+int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners *owners,
+		       char *why, size_t whylen);
+
+/*
+ * Takes the exclusive lock on "<seedfile>.lock", a sibling that is never
+ * renamed, so the lock outlives every replacement of the seedfile. The lock
+ * file must be a regular file (no symlink) owned by one of owners; it is
+ * created when missing. Returns 0, -EWOULDBLOCK with *holder set to the
+ * holder's pid (0 if unknown), -EPERM when the lock file is refused, or
+ * another -errno; why says which, except for -EWOULDBLOCK. Also removes a
+ * temp file a killed writer left behind.
+ */
+int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid_t *holder,
+		  char *why, size_t whylen);
 
 /*
  * Reads and validates the seedfile: a regular file (no symlink) owned by uid,
- * no access for group or others, 32 or 64 bytes, not all bytes equal.
+ * with one link, no access for group or others, 32 or 64 bytes, not all
+ * bytes equal.
  * Returns 0 with *len set, -ENOENT if missing, -EINVAL when refused, or
  * another -errno; why says which, in words.
  */
@@ -73,6 +100,7 @@ int seedfile_screen(const uint8_t *buf, size_t len, char *why, size_t whylen);
 
 /* Flags for seedfile_read_at(). */
 #define SEEDFILE_ROOT_OK 1u /* also accept root as owner and group bits (a systemd credential) */
+#define SEEDFILE_ONE_LINK 2u /* refuse a file with another name: a seed file */
 
 /*
  * Reads a small secret file (a seedfile in either format, or a key) with the
@@ -89,9 +117,12 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
 
 /*
  * Reads the hash of the machine that last wrote a raw seedfile from its
- * sibling "<seedfile>.machine" (hex). 0, -ENOENT, or -EINVAL if malformed.
+ * sibling "<seedfile>.machine" (hex), which must be a regular file (no
+ * symlink) owned by uid. 0; -ENOENT; -EINVAL if malformed; -EPERM when
+ * refused, or another -errno, with the reason in why.
  */
-int seedfile_machine_load(struct seedfile *sf, uint8_t hash[SEEDFILE_MACHINE_SIZE]);
+int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_MACHINE_SIZE],
+			  char *why, size_t whylen);
 
 /* Replaces "<seedfile>.machine" atomically and durably; 0 or -errno. */
 int seedfile_machine_store(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE]);

@@ -345,6 +345,7 @@ static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 		info.flags |= SEEDD_STATUS_ENCRYPTED;
 	if (s->stats->clone_suspected)
 		info.flags |= SEEDD_STATUS_CLONE_SUSPECTED;
+	info.flags |= s->stats->seed_origin & SEEDD_STATUS_ORIGIN_MASK;
 	snprintf(info.version, sizeof(info.version), "%s", SEEDD_VERSION);
 	snprintf(info.seed_file, sizeof(info.seed_file), "%s", s->stats->seed_file);
 	if (!trusted) {

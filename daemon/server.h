@@ -24,6 +24,7 @@ struct seedd_stats {
 	const char *seed_file;
 	int encrypted;
 	int clone_suspected;
+	uint32_t seed_origin; /* SEEDD_STATUS_ORIGIN_* */
 };
 
 /*

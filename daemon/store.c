@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The seed as stored: raw or sealed, the key, the machine identity, migration. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include "log.h"
 #include "store.h"
 #include "util.h"
-
 
 static const uint8_t unknown[SEAL_HASH_SIZE];
 
@@ -118,14 +118,14 @@ static void check_clone(struct store *st, const uint8_t stored[SEAL_HASH_SIZE])
 
 int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 {
-	uint8_t buf[SEAL_MAX], stored[SEAL_HASH_SIZE] = { 0 };
+	uint8_t buf[SEAL_MAX], stored[SEAL_HASH_SIZE] = { 0 }, recorded[SEAL_HASH_SIZE];
 	struct seal_info info;
-	char why[256];
+	char why[512];
 	size_t n = 0;
-	int r;
+	int r, m;
 
-	r = seedfile_read_at(st->sf.dirfd, st->sf.base, geteuid(), 0, buf, sizeof(buf), &n, why,
-			     sizeof(why));
+	r = seedfile_read_at(st->sf.dirfd, st->sf.base, geteuid(), SEEDFILE_ONE_LINK, buf,
+			     sizeof(buf), &n, why, sizeof(why));
 	if (r == -ENOENT)
 		return r;
 	if (r == 0)
@@ -135,17 +135,34 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 			 "is encrypted, and no key is configured (--key-file, or the credential " STORE_CREDENTIAL_KEY ")");
 		r = -EINVAL;
 	}
+	if (r == 0 && !info.encrypted && st->key && !st->migrate_raw) {
+		snprintf(why, sizeof(why),
+			 "is not encrypted, but a key is configured: a raw seed file is not authenticated, so whoever wrote it chose the seed; encrypt it once by starting seedd with --migrate-raw, or replace it with 'seedctl provision --key-file KEY --force %s'",
+			 st->sf.path);
+		r = -EINVAL;
+	}
+	if (r == 0) {
+		/* Checked in either format: a sibling seedd would not have written is refused. */
+		m = seedfile_machine_load(&st->sf, geteuid(), recorded, why, sizeof(why));
+		if (m == -EINVAL)
+			log_warn("ignoring malformed %s.machine", st->sf.path);
+		else if (m < 0 && m != -ENOENT)
+			r = m;
+		else if (m == 0 && !info.encrypted)
+			memcpy(stored, recorded, sizeof(stored));
+	}
 	if (r == 0 && info.encrypted) {
 		r = seal_open(st->key, buf, n, seed, len, stored, why, sizeof(why));
+		if (r == 0 && st->migrate_raw)
+			log_notice("seed file %s is encrypted already; --migrate-raw is not needed",
+				   st->sf.path);
 	} else if (r == 0) {
 		memcpy(seed, buf, n);
 		*len = n;
-		if (seedfile_machine_load(&st->sf, stored) == -EINVAL)
-			log_warn("ignoring malformed %s.machine", st->sf.path);
 		if (st->key) {
 			st->migrate = 1;
 			log_notice("seed file %s is not encrypted; encrypting it with the first "
-				   "update", st->sf.path);
+				   "update (--migrate-raw)", st->sf.path);
 		}
 	}
 	explicit_bzero(buf, sizeof(buf));

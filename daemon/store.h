@@ -20,7 +20,8 @@
 struct store {
 	struct seedfile sf;
 	struct seal_key *key; /* NULL: the seedfile stays raw */
-	int migrate;          /* a raw seedfile found while a key is set */
+	int migrate_raw;      /* the operator allows one raw seedfile to be encrypted */
+	int migrate;          /* a raw seedfile found while a key is set, to be encrypted */
 	int clone_suspected;  /* last written on a machine with another id */
 	uint8_t machine[SEAL_HASH_SIZE]; /* hash of this machine's id; zero: unknown */
 	uint8_t machine_id[STORE_MACHINE_ID_MAX];
@@ -40,7 +41,12 @@ int store_load_key(struct store *st, const char *key_file);
  */
 int store_load_machine_id(struct store *st, const char *file);
 
-/* Reads and checks the seedfile in either format: 0, -ENOENT, or -1 after logging. */
+/*
+ * Reads and checks the seedfile in either format, and its ".machine"
+ * sibling. With a key, a raw seedfile is refused unless migrate_raw is set:
+ * anyone who could write it could choose the seed, and nothing would tell.
+ * 0, -ENOENT, or -1 after logging.
+ */
 int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len);
 
 /* Writes a new seed durably in the configured format: the pool's writer. 0 or -errno. */

@@ -73,6 +73,15 @@ _Static_assert(sizeof(struct seedd_get_req) == 4, "GET_SEED request is 4 bytes")
 #define SEEDD_STATUS_ENCRYPTED (1u << 2)
 #define SEEDD_STATUS_CLONE_SUSPECTED (1u << 3)
 /*
+ * How the seed was loaded at start-up, in bits 4 and 5. FILE: read as it was
+ * stored, raw or encrypted as SEEDD_STATUS_ENCRYPTED says (also what a daemon
+ * that predates these bits reports).
+ */
+#define SEEDD_STATUS_ORIGIN_MASK (3u << 4)
+#define SEEDD_STATUS_ORIGIN_FILE (0u << 4)
+#define SEEDD_STATUS_ORIGIN_MIGRATED (1u << 4) /* a raw file, encrypted with --migrate-raw */
+#define SEEDD_STATUS_ORIGIN_CREATED (2u << 4)  /* missing, created from getrandom(2) */
+/*
  * The details are withheld from this peer (not root, the daemon's user or in
  * its allow lists): only the version, SEEDED and LAST_SAVE_OK are set, every
  * other field is zero.

@@ -142,19 +142,20 @@ static void test_atomic_replace(struct seedfile *sf)
 
 static void test_lock(struct seedfile *sf)
 {
+	const struct seedfile_owners me = { .uid = { geteuid() }, .n = 1 };
 	struct seedfile other;
 	char why[256], tmp[300];
 	uint8_t junk[3] = { 1, 2, 3 };
 	pid_t holder = -1;
 
 	put(".seedfile.tmp", junk, sizeof(junk), 0600);
-	CHECK_EQ(seedfile_lock(sf, &holder), 0);
+	CHECK_EQ(seedfile_lock(sf, &me, &holder, why, sizeof(why)), 0);
 	snprintf(tmp, sizeof(tmp), "%s/.seedfile.tmp", dir);
 	CHECK(access(tmp, F_OK) < 0 && errno == ENOENT);
 
 	/* flock() conflicts between open file descriptions, even in one process. */
 	CHECK_EQ(seedfile_open(&other, path, why, sizeof(why)), 0);
-	CHECK_EQ(seedfile_lock(&other, &holder), -EWOULDBLOCK);
+	CHECK_EQ(seedfile_lock(&other, &me, &holder, why, sizeof(why)), -EWOULDBLOCK);
 	CHECK_EQ(holder, getpid());
 	seedfile_close(&other);
 
@@ -164,7 +165,7 @@ static void test_lock(struct seedfile *sf)
 	fill(next, sizeof(next), 3);
 	CHECK_EQ(seedfile_store(sf, next, sizeof(next)), 0);
 	CHECK_EQ(seedfile_open(&other, path, why, sizeof(why)), 0);
-	CHECK_EQ(seedfile_lock(&other, &holder), -EWOULDBLOCK);
+	CHECK_EQ(seedfile_lock(&other, &me, &holder, why, sizeof(why)), -EWOULDBLOCK);
 	seedfile_close(&other);
 }
 
