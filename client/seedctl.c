@@ -482,16 +482,18 @@ static int cmp_seed(const void *a, const void *b)
 }
 
 /* Opens DIR for a batch, creating it (0700) when missing; its parent must exist. */
-static int open_out_dir(const char *dir)
+static int open_out_dir(const char *dir, int *created)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	*created = 0;
 	if (fd < 0 && errno == ENOENT) {
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			fprintf(stderr, "seedctl: cannot create directory %s: %s\n", dir,
 				strerror(errno));
 			return -1;
 		}
+		*created = 1;
 		/* Whatever is there by now is checked by seedfile_trust_dir(). */
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
@@ -509,16 +511,19 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 	struct seedfile_owners owners;
 	uint8_t *seeds, out[SEAL_MAX];
 	size_t size = (size_t)count * bytes, len;
-	int rc = EXIT_FAIL, r;
+	int rc = EXIT_FAIL, r, created;
 	uint64_t i, written = 0;
 	struct stat st;
 
-	dirfd = open_out_dir(dir);
+	dirfd = open_out_dir(dir, &created);
 	if (dirfd < 0)
 		return EXIT_FAIL;
 	owners_init(&owners, geteuid());
 	if (seedfile_trust_dir(dirfd, dir, &owners, why, sizeof(why)) < 0) {
 		fprintf(stderr, "seedctl: refusing to write to %s: %s\n", dir, why);
+		/* Only an empty directory goes: at worst one that was swapped in. */
+		if (created)
+			rmdir(dir);
 		return EXIT_FAIL;
 	}
 	for (i = 1; i <= count && !force; i++) {
