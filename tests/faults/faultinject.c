@@ -17,6 +17,9 @@
  *   SEEDD_FAULT_DELAY_US=N   sleep N us before every storage call, to widen
  *                            the windows random kills aim at
  *   SEEDD_FAULT_TRACE=PATH   append one line per storage call to PATH
+ *   SEEDD_FAULT_SWAP=DIR:NEW at the first connect(2), before it runs, rename
+ *                            DIR to DIR.checked and NEW to DIR: the rename
+ *                            race against a daemon's stale-socket probe
  */
 /* Define openat and openat64 separately, whatever the build asks for. */
 #undef _FILE_OFFSET_BITS
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -271,4 +275,25 @@ int rename(const char *oldpath, const char *newpath)
 		return -1;
 	}
 	return real(oldpath, newpath);
+}
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	int (*real)(int, const struct sockaddr *, socklen_t) = next("connect");
+	/* Not our rename(): this is no storage call of the process. */
+	int (*real_rename)(const char *, const char *) = next("rename");
+	static int swapped;
+	const char *swap = getenv("SEEDD_FAULT_SWAP");
+	char dir[4096], moved[4200];
+	const char *colon;
+
+	if (swap && !swapped && (colon = strchr(swap, ':')) &&
+	    (size_t)(colon - swap) < sizeof(dir)) {
+		swapped = 1;
+		snprintf(dir, sizeof(dir), "%.*s", (int)(colon - swap), swap);
+		snprintf(moved, sizeof(moved), "%s.checked", dir);
+		if (real_rename(dir, moved) < 0 || real_rename(colon + 1, dir) < 0)
+			abort();
+	}
+	return real(fd, addr, len);
 }
