@@ -7,6 +7,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -70,6 +71,149 @@ def test_refuse_owner(tmp):
         write_seed(p)
         os.chown(p, 65534, 65534)
     expect_refusal(tmp, setup, ["owned by uid 65534"])
+
+
+def snapshot(path):
+    st = os.lstat(path)
+    data = read_file(path) if stat.S_ISREG(st.st_mode) else None
+    return data, st.st_ino, st.st_mode, st.st_uid, st.st_nlink, st.st_mtime_ns
+
+
+def expect_refused_paths(d, words, paths, listed=()):
+    """seedd exits 1 with words in its message; each of paths keeps its content, inode,
+    mode, owner, links and mtime, and each directory in listed keeps its entries."""
+    before = {p: snapshot(p) for p in paths}
+    entries = {p: sorted(os.listdir(p)) for p in listed}
+    code, log = d.run_to_exit()
+    check(code == 1, "exit code %d, expected 1:\n%s" % (code, log))
+    for w in words:
+        check(w in log, "message lacks %r:\n%s" % (w, log))
+    for p in paths:
+        check(snapshot(p) == before[p], "%s was touched" % p)
+    for p in listed:
+        check(sorted(os.listdir(p)) == entries[p], "%s changed: %s -> %s"
+              % (p, entries[p], sorted(os.listdir(p))))
+    check(not os.path.lexists(d.sock), "socket left behind by a refused start")
+    return log
+
+
+def state_dir(tmp, name, mode=0o700, parent=None):
+    """A directory with a seed file in it; returns (dir, seed file)."""
+    path = os.path.join(parent or tmp.path, name)
+    os.mkdir(path)
+    os.chmod(path, mode)
+    seed = os.path.join(path, "seedfile")
+    write_seed(seed)
+    return path, seed
+
+
+def serves(tmp, seed, name):
+    d = Daemon(tmp, seed_file=seed, sock=tmp / (name + ".sock")).start()
+    d.sctool("read", 32, 1)
+    check(d.stop() == 0, "seedd did not stop cleanly")
+
+
+def test_refuse_state_dir(tmp):
+    """The seed file's directory: not writable by group or others, owned by root or us."""
+    for mode in (0o770, 0o720, 0o707, 0o702, 0o777, 0o1777):
+        path, seed = state_dir(tmp, "m%o" % mode, mode)
+        d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+        expect_refused_paths(d, [seed, "directory %s has mode %04o" % (path, mode),
+                                 "group or others can write it"], [seed, path], [path])
+    # The control: the same directory, made private, is served.
+    os.chmod(path, 0o700)
+    serves(tmp, seed, "control")
+    if os.geteuid() != 0:
+        return
+    path, seed = state_dir(tmp, "other-owner")
+    os.chown(path, 65534, 65534)
+    d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+    expect_refused_paths(d, [seed, "directory %s is owned by uid 65534, not by root or uid 0"
+                             % path], [seed, path], [path])
+    os.chown(path, 0, 0)
+    serves(tmp, seed, "owner-control")
+
+
+def test_refuse_parent_dir(tmp):
+    """A directory above the seed file's that group or others can write must be
+    sticky and root's, like /tmp."""
+    top = os.path.realpath(tmp / "open")
+    os.mkdir(top)
+    mid = os.path.join(top, "mid")
+    os.mkdir(mid, 0o755)
+    path, seed = state_dir(tmp, "state", parent=mid)
+    for mode in (0o777, 0o775, 0o757, 0o2777):
+        os.chmod(top, mode)
+        d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+        expect_refused_paths(d, [seed, "directory %s above %s has mode %04o" % (top, path, mode),
+                                 "not a sticky directory owned by root"], [seed, path], [path])
+    os.chmod(top, 0o1777)
+    serves(tmp, seed, "sticky")
+    if os.geteuid() != 0:
+        return
+    os.chown(top, 65534, 65534)
+    d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+    expect_refused_paths(d, [seed, "directory %s above %s has mode 1777 and owner uid 65534"
+                             % (top, path)], [seed, path], [path])
+
+
+def test_refuse_hard_link(tmp):
+    d = Daemon(tmp)
+    write_seed(d.seed_file)
+    os.link(d.seed_file, tmp / "another-name")
+    expect_refused_paths(d, [d.seed_file, "2 hard links"], [d.seed_file, tmp / "another-name"])
+    os.unlink(tmp / "another-name")
+    serves(tmp, d.seed_file, "control")
+
+
+def test_refuse_lock_file(tmp):
+    """The lock file must be a regular file of ours; seedd never opens, writes or
+    creates through anything else."""
+    target = tmp / "target"
+    with open(target, "w") as f:
+        f.write("someone else's\n")
+    cases = [
+        ("symlink", lambda p: os.symlink(target, p), "is a symbolic link"),
+        ("dangling symlink", lambda p: os.symlink(tmp / "nowhere", p), "is a symbolic link"),
+        ("fifo", lambda p: os.mkfifo(p, 0o600), "is not a regular file"),
+        ("directory", lambda p: os.mkdir(p, 0o700), "Is a directory"),
+    ]
+    if os.geteuid() == 0:
+        def other(p):
+            with open(p, "w") as f:
+                f.write("1\n")
+            os.chown(p, 65534, 65534)
+        cases.append(("other owner", other, "is owned by uid 65534, not by uid 0"))
+    for what, setup, words in cases:
+        path, seed = state_dir(tmp, what.replace(" ", "-"))
+        lock = seed + ".lock"
+        setup(lock)
+        d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+        expect_refused_paths(d, ["lock file %s" % lock, words], [seed, lock, target], [path])
+        check(not os.path.exists(tmp / "nowhere"), "%s: created the symlink's target" % what)
+
+
+def test_refuse_machine_file(tmp):
+    """<seedfile>.machine must be a regular file of ours."""
+    target = tmp / "target"
+    with open(target, "w") as f:
+        f.write("%064x\n" % 7)
+    cases = [
+        ("symlink", lambda p: os.symlink(target, p), "is a symbolic link"),
+        ("fifo", lambda p: os.mkfifo(p, 0o600), "is not a regular file"),
+    ]
+    if os.geteuid() == 0:
+        def other(p):
+            with open(p, "w") as f:
+                f.write("%064x\n" % 7)
+            os.chown(p, 65534, 65534)
+        cases.append(("other owner", other, "is owned by uid 65534, not by uid 0"))
+    for what, setup, words in cases:
+        path, seed = state_dir(tmp, what.replace(" ", "-"))
+        machine = seed + ".machine"
+        setup(machine)
+        d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+        expect_refused_paths(d, [seed, "%s %s" % (machine, words)], [seed, machine, target])
 
 
 def test_no_create(tmp):
@@ -264,6 +408,171 @@ def test_stale_socket_replaced(tmp):
     d.start()
     d.sctool("read", 32, 2)
     check(d.stop() == 0)
+
+
+def test_socket_dir_refused(tmp):
+    """A socket directory others can write is refused unless sticky and root's."""
+    write_seed(tmp / "seedfile")
+    for mode in (0o777, 0o770, 0o2777):
+        sockdir = tmp / ("run%o" % mode)
+        os.mkdir(sockdir)
+        os.chmod(sockdir, mode)
+        d = Daemon(tmp, sock=os.path.join(sockdir, "s.sock"))
+        expect_refused_paths(d, ["socket directory %s has mode %04o" % (sockdir, mode),
+                                 "not a sticky directory owned by root"], [sockdir], [sockdir])
+    sticky = tmp / "sticky"
+    os.mkdir(sticky)
+    os.chmod(sticky, 0o1777)
+    if os.geteuid() == 0:
+        os.chown(sticky, 65534, 65534)
+        d = Daemon(tmp, sock=os.path.join(sticky, "s.sock"))
+        expect_refused_paths(d, ["socket directory %s has mode 1777 and owner uid 65534"
+                                 % sticky], [sticky], [sticky])
+        os.chown(sticky, 0, 0)
+        # Root's sticky directory, like /tmp, is fine.
+        d = Daemon(tmp, sock=os.path.join(sticky, "s.sock")).start()
+        d.sctool("read", 32, 1)
+        check(d.stop() == 0)
+
+
+def test_socket_not_followed(tmp):
+    """Whatever is at the socket path and is not a socket stays as it is."""
+    write_seed(tmp / "seedfile")
+    elsewhere = tmp / "elsewhere"
+    os.mkdir(elsewhere, 0o700)
+    stale = os.path.join(elsewhere, "stale.sock")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(stale)
+    s.close()
+    regular = os.path.join(elsewhere, "file")
+    with open(regular, "w") as f:
+        f.write("keep me\n")
+    cases = [
+        ("symlink to a stale socket", lambda p: os.symlink(stale, p)),
+        ("symlink to a file", lambda p: os.symlink(regular, p)),
+        ("dangling symlink", lambda p: os.symlink(os.path.join(elsewhere, "none"), p)),
+        ("regular file", lambda p: write_seed(p)),
+        ("directory", lambda p: os.mkdir(p, 0o700)),
+        ("fifo", lambda p: os.mkfifo(p, 0o600)),
+    ]
+    for i, (what, setup) in enumerate(cases):
+        sock = tmp / ("s%d.sock" % i)
+        setup(sock)
+        d = Daemon(tmp, sock=sock)
+        before = {p: snapshot(p) for p in (sock, stale, regular)}
+        code, log = d.run_to_exit()
+        check(code == 1 and "%s exists and is not a socket" % sock in log, "%s: %d %s"
+              % (what, code, log))
+        for p, snap in before.items():
+            check(snapshot(p) == snap, "%s: %s was touched" % (what, p))
+        check(not os.path.exists(os.path.join(elsewhere, "none")), "%s: followed" % what)
+
+
+def test_socket_mode(tmp):
+    """The socket is born 0666 whatever seedd's umask, and the umask is seedd's again
+    afterwards: the seed file's temp file still gets exactly 0600."""
+    for umask in ("077", "000"):
+        d = Daemon(tmp, wrapper=["sh", "-c", 'umask %s; exec "$0" "$@"' % umask])
+        d.start()
+        mode = stat.S_IMODE(os.lstat(d.sock).st_mode)
+        check(mode == 0o666, "umask %s: socket mode %04o" % (umask, mode))
+        check(d.stop() == 0)
+
+
+def test_socket_syscalls(tmp):
+    """No chmod by path; the stale socket is checked, probed, removed and bound
+    relative to the socket directory's fd, which the exit removes it from too."""
+    strace = shutil.which("strace")
+    if not strace:
+        raise Skip("strace is not installed")
+    trace = tmp / "strace.out"
+    asan = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    d = Daemon(tmp, wrapper=[strace, "-f", "-qq", "-o", trace, "-e",
+                             "trace=%file,fchdir,bind,connect,umask"],
+               env={"ASAN_OPTIONS": asan})
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(d.sock)
+    s.close()
+    d.start()
+    with open(d.seed_file + ".lock") as f:
+        pid = int(f.read())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        check(d.proc.wait(10) == 0, "exit %s" % d.proc.returncode)
+    finally:
+        if d.proc.poll() is None:
+            os.kill(pid, signal.SIGKILL)
+    calls = [l.split(None, 1)[1].strip() for l in open(trace) if " " in l]
+    name = os.path.basename(d.sock)
+    mentions = [c for c in calls if name in c]
+    check(not [c for c in mentions if re.match(r"(f?chmod|fchmodat)", c)],
+          "a chmod of the socket: %s" % mentions)
+    check(not [c for c in mentions if d.sock in c],
+          "the socket used by its full path: %s" % mentions)
+    fchdirs = [re.match(r"fchdir\((\d+)\)", c) for c in calls]
+    fchdirs = [x.group(1) for x in fchdirs if x]
+    check(len(fchdirs) == 2, "not one fchdir() into the socket directory and one back: %s"
+          % calls)
+    dirfd = fchdirs[0]
+    check(any(c.startswith('newfstatat(%s, "%s", ' % (dirfd, name)) and
+              "AT_SYMLINK_NOFOLLOW" in c for c in calls),
+          "no fstatat() on the socket directory's fd: %s" % mentions)
+    unlinks = [c for c in mentions if c.startswith("unlinkat(")]
+    check(len(unlinks) == 2 and all(c.startswith('unlinkat(%s, "%s", 0)' % (dirfd, name))
+                                    for c in unlinks),
+          "stale socket and exit removals not both unlinkat() on the directory fd: %s" % mentions)
+    binds = [i for i, c in enumerate(calls) if c.startswith("bind(") and name in c]
+    check(len(binds) == 1 and 'sun_path="%s"' % name in calls[binds[0]],
+          "bind() not on the bare name: %s" % mentions)
+    check(calls[binds[0] - 1].startswith("umask(0111)"), "bind() not under umask 0111: %s"
+          % calls[binds[0] - 2:binds[0] + 2])
+    print("\n".join(c for c in calls if name in c or c.startswith(("fchdir", "umask"))))
+
+
+def test_state_files_nofollow(tmp):
+    """Every file in the state directory is opened relative to its fd with O_NOFOLLOW
+    (seed file, lock, .machine, temp files), never by a path."""
+    strace = shutil.which("strace")
+    if not strace:
+        raise Skip("strace is not installed")
+    trace = tmp / "strace.out"
+    ident = tmp / "machine-id"
+    with open(ident, "w") as f:
+        f.write("0123456789abcdef0123456789abcdef\n")
+    asan = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    d = Daemon(tmp, "--machine-id-file", ident,
+               wrapper=[strace, "-f", "-qq", "-o", trace, "-e", "trace=%file,%desc"],
+               env={"ASAN_OPTIONS": asan})
+    write_seed(d.seed_file)
+    # A first run writes seedfile.machine, which the traced run then reads.
+    Daemon(tmp, "--machine-id-file", ident).start().stop()
+    d.start()
+    with open(d.seed_file + ".lock") as f:
+        pid = int(f.read())
+    try:
+        os.kill(pid, signal.SIGTERM)
+        check(d.proc.wait(10) == 0, "exit %s" % d.proc.returncode)
+    finally:
+        if d.proc.poll() is None:
+            os.kill(pid, signal.SIGKILL)
+    calls = [l.split(None, 1)[1].strip() for l in open(trace) if " " in l]
+    dirs = [c for c in calls
+            if c.startswith('openat(AT_FDCWD, "%s", ' % tmp.path) and "O_DIRECTORY" in c]
+    check(dirs, "the state directory is not opened: %s" % calls)
+    fd = dirs[0].rsplit("=", 1)[1].strip()
+    names = ("seedfile", "seedfile.lock", "seedfile.machine", ".seedfile.tmp",
+             ".seedfile.machine.tmp")
+    pattern = r'openat\(\S+, "(%s)"' % "|".join(map(re.escape, names))
+    files = [c for c in calls if re.match(pattern, c)]
+    seen = {re.match(pattern, c).group(1) for c in files}
+    check({"seedfile", "seedfile.lock", "seedfile.machine", ".seedfile.tmp",
+           ".seedfile.machine.tmp"} == seen, "not all state files were opened: %s" % sorted(seen))
+    bad = [c for c in files if not c.startswith("openat(%s, " % fd) or "O_NOFOLLOW" not in c]
+    check(not bad, "opened without the directory fd %s or O_NOFOLLOW: %s" % (fd, bad))
+    by_path = [c for c in calls if d.seed_file in c]
+    check(not by_path, "the seed file used by its path: %s" % by_path)
+    print("%d opens of %s, all openat(%s, NAME, ...|O_NOFOLLOW|...)" % (len(files), sorted(seen),
+                                                                       fd))
 
 
 def test_usage_errors(tmp):
