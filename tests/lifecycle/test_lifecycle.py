@@ -4,6 +4,7 @@
 
 import json
 import os
+import stat
 import subprocess
 
 from seeddtest import (Daemon, Skip, check, connect, main, raw_get, read_file, write_seed, SEEDCTL,
@@ -179,8 +180,169 @@ def test_provision_count(tmp):
                  ["--count", "x", "--out-dir", out]):
         rc, _, err = seedctl("provision", *args)
         check(rc == 2, "provision %s: exit %d, expected 2 (usage)" % (args, rc))
-    rc, _, err = seedctl("provision", "--count", 2, "--out-dir", tmp / "missing")
-    check(rc == 1 and "cannot open directory" in err, "missing --out-dir: %d %s" % (rc, err))
+    # A missing --out-dir is made, private; a missing parent is not.
+    made = tmp / "made"
+    rc, _, err = seedctl("provision", "--count", 2, "--out-dir", made)
+    check(rc == 0, "missing --out-dir: %d %s" % (rc, err))
+    st = os.lstat(made)
+    check(stat.S_ISDIR(st.st_mode) and stat.S_IMODE(st.st_mode) == 0o700,
+          "--out-dir made with mode %o" % st.st_mode)
+    check(sorted(os.listdir(made)) == ["seedfile-000001", "seedfile-000002"], os.listdir(made))
+    rc, _, err = seedctl("provision", "--count", 2, "--out-dir", os.path.join(tmp / "no", "dir"))
+    check(rc == 1 and "cannot create directory" in err and "No such file" in err,
+          "missing parent of --out-dir: %d %s" % (rc, err))
+    check(not os.path.exists(tmp / "no"), "made the parent of --out-dir")
+
+
+def test_provision_key_file(tmp):
+    """provision --key-file writes sealed files directly, single and batch: a factory
+    never ships a raw seed, and seedd with the key reads them as they are."""
+    key = tmp / "key"
+    write_key(key)
+    for n in (32, 64):
+        path = tmp / ("sealed%d" % n)
+        rc, out, err = seedctl("provision", "--key-file", key, "--bytes", n, path)
+        check(rc == 0 and "encrypted" in out, "provision --key-file: %d %s" % (rc, err))
+        data = read_file(path)
+        check(len(data) == sealed_size(n) and data[:8] == MAGIC and data[10] == n,
+              "%d-byte seed: %d bytes, header %s" % (n, len(data), data[:12].hex()))
+        check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, "mode is not 0600")
+        rc, out, err = seedctl("check", "--key-file", key, path)
+        check(rc == 0 and "verified with" in out, "check: %d %s %s" % (rc, out, err))
+    # From stdin: the bytes given are what the sealed file holds (a different key fails).
+    seed = os.urandom(64)
+    path = tmp / "from-stdin"
+    rc, out, err = seedctl("provision", "--key-file", key, "--stdin", path, stdin=seed)
+    check(rc == 0, "provision --stdin --key-file: %s" % err)
+    check(seed not in read_file(path) and seed[:16] not in read_file(path),
+          "the seed is visible in the sealed file")
+    other = tmp / "other.key"
+    write_key(other)
+    rc, _, err = seedctl("check", "--key-file", other, path)
+    check(rc == 1 and "wrong key" in err, "check with another key: %d %s" % (rc, err))
+
+    # seedd with the key serves it as an encrypted file; without the key it refuses.
+    d = daemon(tmp, key=key, name="sealed64")
+    d.start()
+    st = d.status()
+    check(st["encrypted"] and st["seed_origin"] == "encrypted", "status: %s" % st)
+    check(d.stop() == 0)
+    expect_refused(daemon(tmp, name="sealed64"), ["is encrypted, and no key is configured"])
+
+    # A batch for the factory: all sealed, all distinct, each accepted by seedd.
+    out_dir = tmp / "factory"
+    rc, out, err = seedctl("provision", "--count", 20, "--out-dir", out_dir, "--key-file", key)
+    check(rc == 0 and "encrypted" in out, "batch --key-file: %d %s" % (rc, err))
+    names = sorted(os.listdir(out_dir))
+    check(names == ["seedfile-%06d" % i for i in range(1, 21)], names)
+    datas = [read_file(os.path.join(out_dir, x)) for x in names]
+    check(all(len(x) == sealed_size(64) and x.startswith(MAGIC) for x in datas),
+          "a batch file is not sealed")
+    check(len({x[32:] for x in datas}) == 20, "two batch files are equal")
+    for x in names[:3]:
+        rc, _, err = seedctl("check", "--key-file", key, os.path.join(out_dir, x))
+        check(rc == 0, "check %s: %s" % (x, err))
+    run_once(daemon(tmp, key=key, name=os.path.join("factory", "seedfile-000001")))
+
+    # A key seedd would refuse is refused here too, and nothing is written.
+    write_key(tmp / "bad.key", mode=0o644)
+    rc, _, err = seedctl("provision", "--key-file", tmp / "bad.key", tmp / "never")
+    check(rc == 1 and "refusing key file" in err and "mode 0644" in err, "%d %s" % (rc, err))
+    check(not os.path.lexists(tmp / "never"), "wrote a seed with a refused key")
+    rc, _, err = seedctl("provision", "--count", 2, "--out-dir", tmp / "never-dir",
+                         "--key-file", tmp / "bad.key")
+    check(rc == 1 and not os.path.lexists(tmp / "never-dir"), "batch with a refused key: %s" % err)
+
+
+def test_provision_dir_rules(tmp):
+    """provision writes only where seedd would accept the result: the directory is
+    root's or ours (or the daemon user's), no one else can write it or a parent."""
+    def refused(args, words, where):
+        before = sorted(os.listdir(where))
+        rc, _, err = seedctl("provision", *args)
+        check(rc == 1, "provision %s: exit %d, expected 1: %s" % (args, rc, err))
+        for w in words:
+            check(w in err, "provision %s: message lacks %r: %s" % (args, w, err))
+        check(sorted(os.listdir(where)) == before, "provision %s wrote into %s" % (args, where))
+
+    for mode in (0o777, 0o770, 0o1777):
+        d = tmp / ("m%o" % mode)
+        os.mkdir(d)
+        os.chmod(d, mode)
+        refused([os.path.join(d, "seedfile")], ["refusing to write", "directory %s has mode %04o"
+                                                % (d, mode)], d)
+        refused(["--count", 2, "--out-dir", d], ["refusing to write to %s" % d], d)
+    top = os.path.realpath(tmp / "open")
+    os.mkdir(top)
+    os.chmod(top, 0o777)
+    inner = os.path.join(top, "state")
+    os.mkdir(inner, 0o700)
+    refused([os.path.join(inner, "seedfile")], ["directory %s above %s" % (top, inner)], inner)
+    refused(["--count", 2, "--out-dir", inner], ["directory %s above" % top], inner)
+    # A --out-dir that provision would make under such a parent is not left behind.
+    refused(["--count", 2, "--out-dir", os.path.join(top, "new")], ["directory %s above" % top],
+            top)
+    os.chmod(top, 0o1777)
+    rc, _, err = seedctl("provision", os.path.join(inner, "seedfile"))
+    check(rc == 0, "under a sticky root directory: %s" % err)
+
+    d = tmp / "locked"
+    os.mkdir(d, 0o700)
+    target = tmp / "target"
+    with open(target, "w") as f:
+        f.write("keep\n")
+    os.symlink(target, os.path.join(d, "seedfile.lock"))
+    refused([os.path.join(d, "seedfile")], ["lock file", "symbolic link"], d)
+    check(read_file(target) == b"keep\n", "wrote through the lock symlink")
+    if os.geteuid() != 0:
+        return
+    d = tmp / "nobodys"
+    os.mkdir(d, 0o700)
+    os.chown(d, 65534, 65534)
+    refused([os.path.join(d, "seedfile")], ["directory %s is owned by uid 65534" % d], d)
+    refused(["--count", 1, "--out-dir", d], ["owned by uid 65534"], d)
+
+
+def test_check_dir_rules(tmp):
+    """check refuses what seedd would: the directory, the parents, links, .machine."""
+    def refused(path, words, *args):
+        rc, _, err = seedctl("check", *args, path)
+        check(rc == 1 and "refused" in err, "check %s: exit %d: %s" % (path, rc, err))
+        for w in words:
+            check(w in err, "check %s: message lacks %r: %s" % (path, w, err))
+
+    d = tmp / "open"
+    os.mkdir(d)
+    os.chmod(d, 0o770)
+    write_seed(os.path.join(d, "seedfile"))
+    refused(os.path.join(d, "seedfile"), ["directory %s has mode 0770" % d])
+    inner = os.path.join(d, "state")
+    os.mkdir(inner, 0o700)
+    write_seed(os.path.join(inner, "seedfile"))
+    refused(os.path.join(inner, "seedfile"), ["directory %s above" % os.path.realpath(d)])
+    os.chmod(d, 0o700)
+    rc, _, err = seedctl("check", os.path.join(inner, "seedfile"))
+    check(rc == 0, "control: %s" % err)
+
+    os.link(os.path.join(inner, "seedfile"), tmp / "second-name")
+    refused(os.path.join(inner, "seedfile"), ["2 hard links"])
+    os.unlink(tmp / "second-name")
+    os.symlink(tmp / "elsewhere", os.path.join(inner, "seedfile.machine"))
+    refused(os.path.join(inner, "seedfile"), ["seedfile.machine is a symbolic link"])
+    os.unlink(os.path.join(inner, "seedfile.machine"))
+    if os.geteuid() != 0:
+        return
+    # Image CI: the directory and the file belong to the daemon's uid in the image.
+    img = tmp / "image"
+    os.mkdir(img, 0o700)
+    write_seed(os.path.join(img, "seedfile"))
+    os.chown(os.path.join(img, "seedfile"), 65534, 65534)
+    os.chown(img, 65534, 65534)
+    rc, out, err = seedctl("check", "--owner", 65534, os.path.join(img, "seedfile"))
+    check(rc == 0 and "ok" in out, "--owner 65534 with its own directory: %d %s" % (rc, err))
+    os.chown(os.path.join(img, "seedfile"), 0, 0)
+    os.chown(img, 1234, 1234)
+    refused(os.path.join(img, "seedfile"), ["directory %s is owned by uid 1234" % img])
 
 
 def test_check_refusals(tmp):
@@ -245,17 +407,19 @@ def test_encrypt_new_seedfile(tmp):
 
 
 def test_migrate_raw(tmp):
+    """--migrate-raw encrypts a raw seed file once; afterwards it is not needed."""
     key = tmp / "key"
     write_key(key)
     for n in (32, 64):
         name = "seed%d" % n
         raw = write_seed(tmp / name, os.urandom(n))
-        d = daemon(tmp, key=key, name=name)
+        d = daemon(tmp, "--migrate-raw", key=key, name=name)
         d.start()
         st = d.status()
         # NV seed builds store MBEDTLS_ENTROPY_BLOCK_SIZE bytes, so 32 may become 64.
         size = st["seed_size"]
         check(st["encrypted"] is True and size in (n, 64), "status: %s" % st)
+        check(st["seed_origin"] == "migrated", "status: %s" % st)
         check(d.stop() == 0, "stop failed")
         log = d.log()
         check("not encrypted; encrypting it with the first update" in log, "no notice:\n" + log)
@@ -264,8 +428,35 @@ def test_migrate_raw(tmp):
         check(len(data) == sealed_size(size) and data.startswith(MAGIC),
               "not migrated: %d bytes" % len(data))
         check(raw not in data and raw[:16] not in data, "raw seed visible in the encrypted file")
-        log = run_once(daemon(tmp, key=key, name=name))
-        check("migrated" not in log, "migrated twice:\n" + log)
+        d = daemon(tmp, key=key, name=name)
+        d.start()
+        check(d.status()["seed_origin"] == "encrypted", "after migration: %s" % d.status())
+        check(d.stop() == 0 and "migrated" not in d.log(), "migrated twice:\n" + d.log())
+        log = run_once(daemon(tmp, "--migrate-raw", key=key, name=name))
+        check("--migrate-raw is not needed" in log and "migrated seed file" not in log,
+              "--migrate-raw on an encrypted file:\n" + log)
+
+
+def test_raw_refused_with_key(tmp):
+    """With a key, a raw (unauthenticated) seed file is refused without --migrate-raw."""
+    key = tmp / "key"
+    write_key(key)
+    d = daemon(tmp, key=key)
+    write_seed(d.seed_file)
+    log = expect_refused(d, ["refusing seed file %s" % d.seed_file, "is not encrypted",
+                             "--migrate-raw", "seedctl provision --key-file"])
+    check("serving" not in log, "served a raw seed with a key:\n" + log)
+    rc, _, err = seedctl("check", "--key-file", key, d.seed_file)
+    check(rc == 1 and "is not encrypted" in err and "--migrate-raw" in err,
+          "check --key-file on a raw file: %d %s" % (rc, err))
+    # The same with the key as a systemd credential.
+    creds = tmp / "creds"
+    os.mkdir(creds, 0o700)
+    write_key(os.path.join(creds, "seedd.key"))
+    expect_refused(daemon(tmp, env={"CREDENTIALS_DIRECTORY": creds}), ["is not encrypted"])
+    # --migrate-raw without any key is a configuration error, not a silent no-op.
+    d = daemon(tmp, "--migrate-raw")
+    expect_refused(d, ["--migrate-raw", "no key is configured"])
 
 
 def test_no_key_stays_raw(tmp):
@@ -356,9 +547,11 @@ def test_credential_key(tmp):
     os.mkdir(creds, 0o700)
     write_key(os.path.join(creds, "seedd.key"))
     d = daemon(tmp, env={"CREDENTIALS_DIRECTORY": creds})
-    write_seed(d.seed_file)
+    rc, _, err = seedctl("provision", "--key-file", os.path.join(creds, "seedd.key"), d.seed_file)
+    check(rc == 0, "provision with the credential: %s" % err)
     d.start()
     check(d.status()["encrypted"] is True, "credential key not used")
+    check(d.status()["seed_origin"] == "encrypted", "status: %s" % d.status())
     d.stop()
     check(read_file(d.seed_file).startswith(MAGIC), "not encrypted with the credential")
     rc, out, err = seedctl("check", "--key-file", os.path.join(creds, "seedd.key"), d.seed_file)
@@ -408,9 +601,9 @@ def test_clone_outputs_diverge_encrypted(tmp):
     key = tmp / "key"
     write_key(key)
     seed = os.urandom(64)
-    a, _ = first_output(tmp, "a", seed, "a1", "--key-file", key)
-    b, _ = first_output(tmp, "b", seed, "b2", "--key-file", key)
-    same, _ = first_output(tmp, "c", seed, "a1", "--key-file", key)
+    a, _ = first_output(tmp, "a", seed, "a1", "--key-file", key, "--migrate-raw")
+    b, _ = first_output(tmp, "b", seed, "b2", "--key-file", key, "--migrate-raw")
+    same, _ = first_output(tmp, "c", seed, "a1", "--key-file", key, "--migrate-raw")
     check(a == same, "same seed and machine id gave different outputs")
     check(a != b, "clones with different machine ids served the same bytes")
 
@@ -418,7 +611,11 @@ def test_clone_outputs_diverge_encrypted(tmp):
 def clone_image(tmp, key=None):
     """Runs a 'golden' machine, then boots its seedfile on another machine."""
     golden = daemon(tmp, machine="g0", key=key)
-    write_seed(golden.seed_file)
+    if key:
+        rc, _, err = seedctl("provision", "--key-file", key, golden.seed_file)
+        check(rc == 0, "provision --key-file: %s" % err)
+    else:
+        write_seed(golden.seed_file)
     run_once(golden)
     same = daemon(tmp, machine="g0", key=key)
     same.start()
@@ -462,12 +659,48 @@ def test_machine_id_errors(tmp):
         expect_refused(Daemon(tmp, "--machine-id-file", empty), ["empty or uninitialized"])
 
 
+STATUS_KEYS = {"version", "protocol", "healthy", "seeded", "seed_file", "seed_size",
+               "last_save_unix", "last_save_ok", "last_save_error", "saves", "save_failures",
+               "uptime_s", "requests", "bytes_served", "clients", "encrypted", "clone_suspected",
+               "seed_origin"}
+
+
 def test_status_json_keys(tmp):
     d = daemon(tmp).start()
     st = d.status()
+    check(set(st) == STATUS_KEYS, "keys: extra %s, missing %s"
+          % (sorted(set(st) - STATUS_KEYS), sorted(STATUS_KEYS - set(st))))
     check(st["encrypted"] is False and st["clone_suspected"] is False, "status: %s" % st)
+    check(st["seed_origin"] == "created", "status: %s" % st)
     check(st["last_save_unix"] > 0, "no last save time: %s" % st)
     json.dumps(st)
+
+
+def test_status_seed_origin(tmp):
+    """status says how the seed was loaded: raw, encrypted, migrated or created."""
+    key = tmp / "key"
+    write_key(key)
+    human = {"raw": "seed:       read from the raw seed file",
+             "encrypted": "seed:       read from the encrypted seed file",
+             "migrated": "seed:       read from a raw seed file, now encrypted (--migrate-raw)",
+             "created": "seed:       created from getrandom(2): there was no seed file"}
+    steps = [
+        ("created", "fresh", [], None),
+        ("raw", "fresh", [], None),
+        ("migrated", "fresh", ["--migrate-raw"], key),
+        ("encrypted", "fresh", [], key),
+        ("created", "fresh-encrypted", [], key),
+        ("encrypted", "fresh-encrypted", [], key),
+    ]
+    for want, name, args, k in steps:
+        d = daemon(tmp, *args, key=k, name=name)
+        d.start()
+        st = d.status()
+        check(st["seed_origin"] == want, "%s: status %s" % (want, st))
+        check(st["encrypted"] is (k is not None), "%s: status %s" % (want, st))
+        r = d.seedctl("status")
+        check(human[want] in r.stdout, "%s: human status:\n%s" % (want, r.stdout))
+        check(d.stop() == 0)
 
 
 if __name__ == "__main__":
