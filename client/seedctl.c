@@ -339,13 +339,24 @@ static int cmd_get(int argc, char **argv)
  * files: whoever runs it, root, the daemon's user (a file provisioned for
  * it), and extra (check --owner).
  */
+static void owners_add(struct seedfile_owners *o, uid_t uid)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (o->uid[i] == uid)
+			return;
+	o->uid[o->n++] = uid;
+}
+
 static void owners_init(struct seedfile_owners *o, uid_t extra)
 {
 	struct passwd *pw = getpwnam(SEEDD_DAEMON_USER);
 
-	*o = (struct seedfile_owners){ .uid = { geteuid(), 0, extra }, .n = 3 };
+	*o = (struct seedfile_owners){ .n = 0 };
+	owners_add(o, extra);
+	owners_add(o, geteuid());
+	owners_add(o, 0);
 	if (pw)
-		o->uid[o->n++] = pw->pw_uid;
+		owners_add(o, pw->pw_uid);
 }
 
 /* The bytes to store for seed: itself, or sealed with key (machine unknown: zeros). */

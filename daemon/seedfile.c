@@ -117,8 +117,10 @@ int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners 
 	int canonical, cur = dirfd;
 
 	if (fstat(dirfd, &st) < 0) {
-		snprintf(why, whylen, "cannot stat directory %s: %s", dir, strerror(errno));
-		return -errno;
+		int r = -errno;
+
+		snprintf(why, whylen, "cannot stat directory %s: %s", dir, strerror(-r));
+		return r;
 	}
 	if (st.st_uid != 0 && !owned_by(st.st_uid, owners)) {
 		snprintf(why, whylen,
