@@ -53,7 +53,8 @@ static void usage(FILE *f)
 		"                                        write N distinct seed files DIR/seedfile-NNNNNN\n"
 		"  check PATH [--key-file KEY] [--owner UID]\n"
 		"                                        validate a seed file offline (exit 0 ok,\n"
-		"                                        1 refused); KEY verifies an encrypted one\n"
+		"                                        1 refused); with KEY, it must be encrypted\n"
+		"                                        with KEY\n"
 		"  wait [--timeout SEC]                  wait until the daemon answers (default 30)\n"
 		"\n"
 		"Options:\n"
@@ -168,7 +169,8 @@ static const char *seed_origin(uint32_t flags, int human)
 			return human ? "read from the encrypted seed file" : "encrypted";
 		return human ? "read from the raw seed file" : "raw";
 	case SEEDD_STATUS_ORIGIN_MIGRATED:
-		return human ? "read from a raw seed file, now encrypted (--migrate-raw)" : "migrated";
+		return human ? "read from a raw seed file, now encrypted (--migrate-raw)"
+			     : "migrated";
 	case SEEDD_STATUS_ORIGIN_CREATED:
 		return human ? "created from getrandom(2): there was no seed file" : "created";
 	default:
@@ -567,7 +569,8 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i + 1);
 		r = seal_maybe(key, seeds + i * bytes, bytes, out, &len);
 		if (r == 0)
-			r = seedfile_write_at(dirfd, name, out, len, force ? 0 : SEEDFILE_NOREPLACE);
+			r = seedfile_write_at(dirfd, name, out, len,
+					      force ? 0 : SEEDFILE_NOREPLACE);
 		if (r < 0) {
 			fprintf(stderr, "seedctl: cannot write %s/%s: %s (%llu of %llu written)\n",
 				dir, name, strerror(-r), (unsigned long long)written,
@@ -576,9 +579,9 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 		}
 		written++;
 	}
-	printf("wrote %llu distinct %zu-byte seed files%s to %s (" BATCH_NAME " .. " BATCH_NAME ")\n",
-	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u,
-	       (unsigned)count);
+	printf("wrote %llu distinct %zu-byte seed files%s to %s (" BATCH_NAME " .. " BATCH_NAME
+	       ")\n",
+	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u, (unsigned)count);
 	rc = EXIT_OK;
 out:
 	explicit_bzero(out, sizeof(out));

@@ -73,7 +73,8 @@ static void usage(FILE *f)
 		"  -s, --socket PATH           listening socket (default %s)\n"
 		"      --no-create             refuse to start when the seed file is missing\n"
 		"      --no-platform-entropy   do not add getrandom(2) to the pool\n"
-		"      --key-file PATH         encrypt the seed file at rest with this 32-byte key\n"
+		"      --key-file PATH         encrypt and authenticate the seed file at rest with\n"
+		"                              this 32-byte key; a raw seed file is then refused\n"
 		"                              (default: the credential " STORE_CREDENTIAL_KEY " if present)\n"
 		"      --migrate-raw           with a key, encrypt a raw seed file once instead of\n"
 		"                              refusing it\n"
@@ -364,7 +365,8 @@ static int start(struct daemon *d, int *listen_fd)
 
 	r = seedfile_open(&d->store.sf, d->cfg->seed_file, why, sizeof(why));
 	if (r == 0)
-		r = seedfile_trust_dir(d->store.sf.dirfd, d->store.sf.dir, &owners, why, sizeof(why));
+		r = seedfile_trust_dir(d->store.sf.dirfd, d->store.sf.dir, &owners, why,
+				       sizeof(why));
 	if (r < 0) {
 		log_err("refusing seed file %s: %s", d->cfg->seed_file, why);
 		return EXIT_CONFIG;

@@ -108,8 +108,8 @@ static void parent_name(char *name, size_t cap, int canonical)
 		*slash = '\0';
 }
 
-int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners *owners,
-		       char *why, size_t whylen)
+int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners *owners, char *why,
+		       size_t whylen)
 {
 	_cleanup_close_ int fd = -1;
 	char name[PATH_MAX], who[64];
@@ -196,8 +196,8 @@ int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid
 	if (fd < 0) {
 		r = -errno;
 		if (errno == ELOOP)
-			snprintf(why, whylen, "lock file %s.lock is a symbolic link; refusing to follow it",
-				 sf->path);
+			snprintf(why, whylen,
+				 "lock file %s.lock is a symbolic link; refusing to follow it", sf->path);
 		else
 			snprintf(why, whylen, "cannot open lock file %s.lock: %s", sf->path,
 				 strerror(errno));
@@ -205,7 +205,8 @@ int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid
 	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
-		snprintf(why, whylen, "cannot stat lock file %s.lock: %s", sf->path, strerror(errno));
+		snprintf(why, whylen, "cannot stat lock file %s.lock: %s", sf->path,
+			 strerror(errno));
 		return r;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -400,8 +401,8 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
 int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len,
 		  char *why, size_t whylen)
 {
-	int r = seedfile_read_at(sf->dirfd, sf->base, uid, SEEDFILE_ONE_LINK, buf, SEEDFILE_MAX, len,
-				 why, whylen);
+	int r = seedfile_read_at(sf->dirfd, sf->base, uid, SEEDFILE_ONE_LINK, buf, SEEDFILE_MAX,
+				 len, why, whylen);
 
 	if (r == 0 && seedfile_check_bytes(buf, *len, why, whylen) < 0) {
 		explicit_bzero(buf, SEEDFILE_MAX);
@@ -486,7 +487,8 @@ int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_
 	if (fd < 0 && errno == ENOENT)
 		return -ENOENT;
 	if (fd < 0 && errno == ELOOP) {
-		snprintf(why, whylen, "%s.machine is a symbolic link; refusing to follow it", sf->path);
+		snprintf(why, whylen, "%s.machine is a symbolic link; refusing to follow it",
+			 sf->path);
 		return -EPERM;
 	}
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -499,8 +501,9 @@ int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_
 		return -EPERM;
 	}
 	if (st.st_uid != uid) {
-		snprintf(why, whylen, "%s.machine is owned by uid %u, not by uid %u that seedd runs as",
-			 sf->path, (unsigned)st.st_uid, (unsigned)uid);
+		snprintf(why, whylen,
+			 "%s.machine is owned by uid %u, not by uid %u that seedd runs as", sf->path,
+			 (unsigned)st.st_uid, (unsigned)uid);
 		return -EPERM;
 	}
 	do {

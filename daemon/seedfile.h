@@ -50,8 +50,8 @@ void seedfile_close(struct seedfile *sf);
  * 0, -EPERM when refused, or another -errno; why says which, naming the
  * directory.
  */
-int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners *owners,
-		       char *why, size_t whylen);
+int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners *owners, char *why,
+		       size_t whylen);
 
 /*
  * Takes the exclusive lock on "<seedfile>.lock", a sibling that is never
