@@ -241,15 +241,18 @@ def wait_clients(d, n, timeout=10):
         time.sleep(0.05)
 
 
-def wait_for_listen_queue(path, n, timeout=10):
-    """Polls until n connections wait in the listen queue of the socket at path (ss(8))."""
+def wait_for_listen_queue(pid, n, timeout=10):
+    """Polls until n connections wait in the listen queue of the socket process pid
+    listens on (ss(8)). By pid, not path: seedd binds the bare name inside its socket
+    directory, so that is the address ss shows."""
     deadline = time.monotonic() + timeout
     while True:
-        out = subprocess.run(["ss", "-xlH", "src", path], capture_output=True, text=True,
-                             check=True).stdout.split()
-        if out and int(out[2]) >= n:
+        lines = subprocess.run(["ss", "-xlpH"], capture_output=True, text=True,
+                               check=True).stdout.splitlines()
+        out = [l.split() for l in lines if "pid=%d," % pid in l]
+        if out and int(out[0][2]) >= n:
             return
-        check(time.monotonic() < deadline, "listen queue of %s: %s" % (path, out))
+        check(time.monotonic() < deadline, "listen queue of pid %d: %s" % (pid, out))
         time.sleep(0.02)
 
 
@@ -327,7 +330,7 @@ def test_max_clients(tmp):
         refused.send(get_req(8))
         ctl = subprocess.Popen(target(SEEDCTL, "--socket", d.sock, "get"), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-        wait_for_listen_queue(d.sock, 2)
+        wait_for_listen_queue(d.proc.pid, 2)
     finally:
         d.proc.send_signal(signal.SIGCONT)
     refused.settimeout(5)

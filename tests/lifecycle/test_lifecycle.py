@@ -662,7 +662,7 @@ def test_machine_id_errors(tmp):
 STATUS_KEYS = {"version", "protocol", "healthy", "seeded", "seed_file", "seed_size",
                "last_save_unix", "last_save_ok", "last_save_error", "saves", "save_failures",
                "uptime_s", "requests", "bytes_served", "clients", "encrypted", "clone_suspected",
-               "seed_origin"}
+               "seed_origin", "limited"}
 
 
 def test_status_json_keys(tmp):
