@@ -199,7 +199,8 @@ int server_bind(const char *path, int *dirfd_out, char *why, size_t whylen)
 	 * looked up again after the checks, and fstatat(), the probe, unlinkat()
 	 * and bind() all see the same directory. fchdir() rather than a
 	 * /proc/self/fd/N/ path: it works without /proc and leaves sun_path to
-	 * the name. seedd is single-threaded here and goes back at once.
+	 * the name. seedd is single-threaded here and goes back at once. The
+	 * price: the socket's address (getsockname(), ss(8)) is the bare name.
 	 */
 	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (cwd < 0 || fchdir(dirfd) < 0) {
