@@ -254,7 +254,8 @@ static void update_status(struct daemon *d)
 		systemd_status("Serving on %s; seed file %s saved", d->cfg->socket, d->cfg->seed_file);
 }
 
-static int save(struct daemon *d)
+/* A periodic save: a failure is reported and retried, service goes on. */
+static void save(struct daemon *d)
 {
 	int r = pool_save(d->pool);
 	int was = d->stats.last_save_error;
@@ -272,7 +273,6 @@ static int save(struct daemon *d)
 			log_err("cannot save a new seed to %s: %s (still serving; retrying every %ds)",
 				d->cfg->seed_file, strerror(-r), SAVE_RETRY_S);
 	}
-	return r;
 }
 
 static void schedule_save(struct daemon *d)
@@ -430,6 +430,7 @@ static int run(struct daemon *d, int listen_fd)
 {
 	uint64_t wd = systemd_watchdog_usec();
 	struct timeval tv;
+	int r;
 
 	d->base = event_base_new();
 	if (!d->base) {
@@ -474,8 +475,17 @@ static int run(struct daemon *d, int listen_fd)
 	}
 
 	systemd_stopping();
-	/* The seed on disk was never served; a failed final save loses nothing. */
-	return save(d) == 0 ? EXIT_OK : EXIT_RUNTIME;
+	/*
+	 * The seed on disk was never served and the next start derives a fresh one
+	 * from it before serving: a failed final save loses nothing, so the stop is
+	 * still clean and a supervisor must not see it as a failure.
+	 */
+	r = pool_save(d->pool);
+	if (r < 0)
+		log_warn("cannot save a new seed to %s at stop: %s; the next start derives a fresh "
+			 "seed before serving",
+			 d->cfg->seed_file, strerror(-r));
+	return EXIT_OK;
 }
 
 static void cleanup(struct daemon *d)

@@ -185,6 +185,42 @@ def test_save_full_disk(tmp):
         m.umount()
 
 
+def test_stop_save_faults(tmp):
+    """A failed final save at SIGTERM is a warning, not a failed stop: exit 0."""
+    switch = tmp / "fault-on"
+    seed = tmp / "seedfile"
+    for call, err, short in FAULTS:
+        seeddtest.write_seed(seed)
+        daemon = Daemon(tmp, env=fault_env(switch=switch, **fault_kw(call, err, short))).start()
+        s = connect(daemon.sock)
+        raw_get(s, 32)
+        s.close()
+        before = check_seedfile(seed)
+        open(switch, "w").close()
+        code = daemon.stop()
+        os.unlink(switch)
+        log = daemon.log()
+        what = "%s %s%s" % (call, err, " (short)" if short else "")
+        check(code == 0, "%s: the stop exited %s:\n%s" % (what, code, log))
+        line = "seedd: warning: cannot save a new seed to %s at stop: %s; the next start derives " \
+            "a fresh seed before serving" % (seed, os.strerror(getattr(errno, err)))
+        check(line in log, "%s: no warning %r in:\n%s" % (what, line, log))
+        check("still serving" not in log, "%s: the stop says it is still serving:\n%s"
+              % (what, log))
+        # The rename is done when only the directory's fsync fails.
+        check(call == "fsyncdir" or check_seedfile(seed) == before,
+              "%s: the seed file changed" % what)
+        check(not temp_files(tmp.path), "%s: temp file left: %s" % (what, temp_files(tmp.path)))
+        daemon = Daemon(tmp).start()
+        s = connect(daemon.sock)
+        raw_get(s, 32)
+        s.close()
+        check(check_seedfile(seed) != before, "%s: the next start kept the old seed" % what)
+        check(daemon.stop() == 0, "%s: the next start did not stop cleanly" % what)
+        print("final save %-8s %-6s%s: warning, exit 0, next start derives a fresh seed"
+              % (call, err, " (short)" if short else ""))
+
+
 def storage_calls(tmp):
     """Storage calls seedd makes: (at start-up, in total with one SIGTERM save)."""
     trace = tmp / "trace"
