@@ -11,7 +11,7 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
-	dpkg-dev valgrind iproute2 busybox
+	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap
 top=$PWD
 main=build-test
 status=0

@@ -1,0 +1,455 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""seedd under a real systemd: PID 1 of a systemd-nspawn container (suite 'boot').
+
+Each case boots a fresh container (see bootlib), installs the project as the
+README says, checks one area and ends with an orderly power-off; every boot
+must end with no failed units.
+"""
+
+import datetime
+import os
+import re
+
+from bootlib import DAEMON_USER, SEED_FILE, SOCKET, STATE_DIR, booted, check, log, wait_for
+from seeddtest import main
+
+SERVICE = "seedd.service"
+SOCKET_UNIT = "seedd.socket"
+DROPINS = "/etc/systemd/system/seedd.service.d"
+OWNED = "%s:%s 600" % (DAEMON_USER, DAEMON_USER)
+
+
+def hexes(c, path):
+    return c.read_bytes(path).hex()
+
+
+def owner_mode(c, path):
+    return c.run("stat", "-c", "%U:%G %a", path).stdout.strip()
+
+
+def main_pid(c):
+    return int(c.prop(SERVICE, "MainPID"))
+
+
+def restarted(c, old_pid, timeout=60):
+    """The new MainPID once seedd.service is active again with another process."""
+    def new():
+        st = c.show(SERVICE, "ActiveState", "MainPID")
+        pid = int(st["MainPID"])
+        return pid if st["ActiveState"] == "active" and pid not in (0, old_pid) else None
+    return wait_for(new, timeout, "seedd.service to run again after pid %d" % old_pid)
+
+
+def seedd_lines(c):
+    """seedd's own journal entries (its standard error stream) in this boot."""
+    return c.journal("_SYSTEMD_UNIT=" + SERVICE, "_TRANSPORT=stdout")
+
+
+def manager_lines(c):
+    """What PID 1 logged about seedd.service."""
+    return [e["MESSAGE"] for e in c.journal("UNIT=" + SERVICE, "_PID=1")]
+
+
+def drop_in(c, name, text):
+    c.run("mkdir", "-p", DROPINS)
+    c.write(os.path.join(DROPINS, name), text)
+    c.run("systemctl", "daemon-reload")
+
+
+def timestamp_us(c, unit, prop):
+    """A unit's timestamp property in microseconds since the epoch."""
+    out = c.run("systemctl", "show", "--timestamp=us+utc", "-P", prop, unit).stdout.strip()
+    t = datetime.datetime.strptime(out, "%a %Y-%m-%d %H:%M:%S.%f UTC")
+    return int(t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000000)
+
+
+def test_socket_activation(tmp):
+    with booted(tmp, "socket_activation") as c:
+        c.wait_state(SOCKET_UNIT, ActiveState="active", SubState="listening")
+        check(c.prop(SERVICE, "ActiveState") == "inactive", "seedd runs before any client")
+        check(c.run("test", "-e", SEED_FILE, check=False).returncode != 0,
+              "%s exists before seedd ever ran" % SEED_FILE)
+        first = c.seedctl_get().hex()
+        st = c.show(SERVICE, "ActiveState", "SubState", "TriggeredBy")
+        check(st == {"ActiveState": "active", "SubState": "running", "TriggeredBy": SOCKET_UNIT},
+              "after the first client: %r" % st)
+        log("the first client started seedd and got its 32 bytes")
+
+        # Hold the next start before seedd runs at all, queue clients on the
+        # socket, then let seedd start: every queued client must be served.
+        c.run("systemctl", "stop", SERVICE)
+        c.run("mkfifo", "-m", "0644", "/run/seedd-gate")
+        drop_in(c, "gate.conf", "[Service]\nExecStartPre=/bin/sh -c 'read go </run/seedd-gate'\n")
+        n = 16
+        clients = c.spawn('for i in $(seq %d); do (seedctl get --bytes 32; echo "rc=$?") '
+                          '>/run/client.$i 2>&1 & done; wait' % n)
+
+        def queued():
+            out = c.run("ss", "-xlH", "src", SOCKET).stdout.split()
+            return int(out[2]) if len(out) > 2 and int(out[2]) == n else None
+        wait_for(queued, 60, "%d connections queued on %s" % (n, SOCKET))
+        st = c.show(SERVICE, "ActiveState", "SubState")
+        check(st == {"ActiveState": "activating", "SubState": "start-pre"},
+              "seedd.service while %d clients wait: %r" % (n, st))
+        c.sh("echo go >/run/seedd-gate")
+        out, err = clients.communicate(timeout=120)
+        check(clients.returncode == 0, "the clients' shell: %s%s" % (out, err))
+        got = []
+        for i in range(1, n + 1):
+            lines = c.run("cat", "/run/client.%d" % i).stdout.split()
+            check(len(lines) == 2 and lines[1] == "rc=0" and len(lines[0]) == 64,
+                  "queued client %d: %r" % (i, lines))
+            got.append(lines[0])
+        check(len(set(got + [first])) == n + 1, "replies repeat: %r" % got)
+        c.wait_state(SERVICE, ActiveState="active", SubState="running")
+        log("%d clients queued before seedd started: all served, all distinct" % n)
+
+
+READER = """[Unit]
+Description=A unit that needs the seed seedd updated
+Wants=seedd.service
+After=seedd.service
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'cmp -s {seed} /run/seed-before && exit 1; cp {seed} /run/seed-seen'
+"""
+# Every storage call of seedd's atomic writer sleeps this long (the faults
+# suite's injector), so that its first seed update takes a second or more.
+SLOW_SAVE = """[Service]
+Environment=LD_PRELOAD={lib} SEEDD_FAULT_DELAY_US=200000
+"""
+
+
+def test_notify(tmp):
+    with booted(tmp, "notify") as c:
+        c.run("runuser", "-u", DAEMON_USER, "--", "seedctl", "provision", SEED_FILE)
+        c.run("cp", SEED_FILE, "/run/seed-before")
+        before = hexes(c, SEED_FILE)
+        lib = c.copy_in(os.path.join(c.build, "tests", "faults", "faultinject.so"),
+                        "/usr/local/lib/seedd-faultinject.so")
+        drop_in(c, "slow-save.conf", SLOW_SAVE.format(lib=lib))
+        c.write("/etc/systemd/system/seed-reader.service", READER.format(seed=SEED_FILE))
+        c.run("systemctl", "daemon-reload")
+        # The reader pulls seedd in and is ordered after it: it runs once seedd
+        # is active, and must see a seed file that differs from the old one.
+        c.run("systemctl", "start", "seed-reader.service")
+        seen, now = hexes(c, "/run/seed-seen"), hexes(c, SEED_FILE)
+        check(seen != before and seen == now, "the After= unit saw the old seed file")
+        check(c.show(SERVICE, "Type", "ActiveState") == {"Type": "notify", "ActiveState": "active"},
+              "seedd.service is not an active Type=notify service")
+
+        # READY=1 came after the slow update: the unit became active well after
+        # seedd started, and no earlier than the file's mtime (a coarse clock,
+        # which never runs ahead).
+        mtime_us = int(c.run("stat", "-c", "%.6Y", SEED_FILE).stdout.strip().replace(".", ""))
+        start_us = timestamp_us(c, SERVICE, "ExecMainStartTimestamp")
+        active_us = timestamp_us(c, SERVICE, "ActiveEnterTimestamp")
+        check(mtime_us <= active_us, "seed file written %d us after READY" % (mtime_us - active_us))
+        check(active_us - start_us >= 800000, "active %d us after the start: the update was "
+              "slowed down by more than that" % (active_us - start_us))
+        log("seedd.service active %d ms after its start (slowed update), %d us after the seed "
+            "file's mtime; the After= unit saw the new seed"
+            % ((active_us - start_us) // 1000, active_us - mtime_us))
+
+        status = c.run("systemctl", "status", "--no-pager", "--lines=0", SERVICE).stdout
+        want = 'Status: "Serving on %s; seed file %s saved"' % (SOCKET, SEED_FILE)
+        check(want in status, "systemctl status lacks %r:\n%s" % (want, status))
+        log("systemctl status: %s" % want)
+
+
+# Where a daemon could leave data; only the state directory may take it.
+PROBE_DIRS = ["/run", "/run/lock", "/tmp", "/var/tmp", "/dev/shm", "/etc", "/var/lib", STATE_DIR]
+PROBE = """for d in "$@"; do
+	if (: >"$d/.seedd-probe") 2>/dev/null; then rm -f "$d/.seedd-probe"; echo "$d writable"
+	else echo "$d refused"; fi
+done
+find / \\( -path /proc -o -path /sys \\) -prune -o \\( -type d -o -type f \\) -writable -print \\
+	2>/dev/null
+"""
+
+
+def test_sandbox(tmp):
+    with booted(tmp, "sandbox") as c:
+        c.seedctl_get()
+        pid = main_pid(c)
+        uid = int(c.run("id", "-u", DAEMON_USER).stdout)
+        gid = int(c.run("id", "-g", DAEMON_USER).stdout)
+        fields = dict(line.split(":", 1) for line in
+                      c.run("cat", "/proc/%d/status" % pid).stdout.splitlines())
+        fields = {k: v.split() for k, v in fields.items()}
+        check(fields["Uid"] == [str(uid)] * 4 and fields["Gid"] == [str(gid)] * 4,
+              "seedd runs as uid %s gid %s, not %s (%d:%d)"
+              % (fields["Uid"], fields["Gid"], DAEMON_USER, uid, gid))
+        check(fields["Groups"] in ([], [str(gid)]), "supplementary groups %s" % fields["Groups"])
+        for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            check(int(fields[cap][0], 16) == 0, "%s is %s" % (cap, fields[cap][0]))
+        check(fields["NoNewPrivs"] == ["1"], "NoNewPrivs is %s" % fields["NoNewPrivs"])
+        check(fields["Seccomp"] == ["2"], "no seccomp filter: Seccomp %s" % fields["Seccomp"])
+        log("seedd (pid %d) runs as %s %d:%d, no capabilities, NoNewPrivs, seccomp"
+            % (pid, DAEMON_USER, uid, gid))
+
+        # As the service user, in the service's own mount namespace.
+        r = c.run("nsenter", "-t", pid, "-m", "--", "setpriv", "--reuid=%d" % uid,
+                  "--regid=%d" % gid, "--clear-groups", "--", "/bin/sh", "-c", PROBE, "sh",
+                  *PROBE_DIRS, check=False)
+        lines = r.stdout.splitlines()
+        probes = dict(line.rsplit(" ", 1) for line in lines[:len(PROBE_DIRS)])
+        for d in PROBE_DIRS:
+            want = "writable" if d == STATE_DIR else "refused"
+            check(probes.get(d) == want, "%s is %s for %s in seedd's namespace (want %s)"
+                  % (d, probes.get(d), DAEMON_USER, want))
+        stray = [p for p in lines[len(PROBE_DIRS):]
+                 if p != STATE_DIR and not p.startswith(STATE_DIR + "/")]
+        check(not stray, "seedd can write outside %s:\n%s" % (STATE_DIR, "\n".join(stray)))
+        check(STATE_DIR in lines[len(PROBE_DIRS):], "the writability scan missed %s" % STATE_DIR)
+        log("in seedd's namespace, as %s: only %s is writable (%s refused)"
+            % (DAEMON_USER, STATE_DIR, ", ".join(d for d in PROBE_DIRS if d != STATE_DIR)))
+
+
+def test_root_seed(tmp):
+    with booted(tmp, "root_seed") as c:
+        # The factory flow: root provisions the seed before seedd ever ran.
+        c.run("seedctl", "provision", SEED_FILE)
+        check(owner_mode(c, SEED_FILE) == "root:root 600",
+              "provisioned %s" % owner_mode(c, SEED_FILE))
+        provisioned = hexes(c, SEED_FILE)
+        r = c.run("systemd-tmpfiles", "--create", "--remove", "--boot", check=False)
+        check(r.returncode == 0, "systemd-tmpfiles --create --remove --boot: exit %d\n%s"
+              % (r.returncode, r.stderr))
+        check(owner_mode(c, SEED_FILE) == OWNED,
+              "after tmpfiles: %s" % owner_mode(c, SEED_FILE))
+        c.seedctl_get()
+        check(hexes(c, SEED_FILE) != provisioned, "seedd did not update the provisioned seed")
+        msgs = [e["MESSAGE"] for e in seedd_lines(c)]
+        check(not any("created seed file" in m for m in msgs),
+              "seedd made a new seed instead of using the provisioned one: %r" % msgs)
+        log("root-provisioned seed: tmpfiles --boot exit 0, handed to seedd, served")
+
+
+EARLY_CLIENT = """[Unit]
+Description=A client of seedd early in boot, before sysinit.target
+DefaultDependencies=no
+Requires=seedd.socket
+After=seedd.socket
+Before=sysinit.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+Environment=SEEDD_TIMEOUT_MS=60000
+ExecStart=/bin/sh -c 'seedctl get --bytes 32 >/run/early-seed'
+
+[Install]
+WantedBy=sysinit.target
+"""
+
+
+def monotonic_us(c, unit, prop):
+    return int(c.prop(unit, prop + "Monotonic"))
+
+
+def test_reboot(tmp):
+    persist = tmp / "overlay"
+    with booted(tmp, "reboot_install", persist=persist, volatile=False) as c:
+        machine_id = c.machine_id
+        c.run("seedctl", "provision", SEED_FILE)
+        provisioned = hexes(c, SEED_FILE)
+        c.write("/etc/systemd/system/seedd-early-client.service", EARLY_CLIENT)
+        c.run("systemctl", "enable", "seedd-early-client.service")
+        check(c.prop(SERVICE, "ActiveState") == "inactive", "seedd ran in the install boot")
+    # The same system booted again: seedd installed and enabled, a seed file
+    # root provisioned, and a client that asks for a seed before sysinit.target.
+    with booted(tmp, "reboot", install=False, persist=persist, machine_id=machine_id) as c:
+        st = c.show("seedd-early-client.service", "ActiveState", "Result")
+        check(st == {"ActiveState": "active", "Result": "success"}, "the early client: %r" % st)
+        early = c.run("cat", "/run/early-seed").stdout.strip()
+        check(len(early) == 64, "the early client got %r" % early)
+        check(owner_mode(c, SEED_FILE) == OWNED, "after boot: %s"
+              % owner_mode(c, SEED_FILE))
+        # The unit counts tmpfiles' exit 73 as success: its exit status tells.
+        st = c.show("systemd-tmpfiles-setup.service", "ActiveState", "Result", "ExecMainStatus")
+        check(st == {"ActiveState": "active", "Result": "success", "ExecMainStatus": "0"},
+              "tmpfiles at boot: %r" % st)
+        # The order a packager must keep: the socket before sockets.target, seedd
+        # after tmpfiles handed it the seed file, the early client served in time.
+        order = [(SOCKET_UNIT, "ActiveEnterTimestamp"),
+                 ("sockets.target", "ActiveEnterTimestamp"),
+                 ("systemd-tmpfiles-setup.service", "ActiveEnterTimestamp"),
+                 (SERVICE, "ExecMainStartTimestamp"), (SERVICE, "ActiveEnterTimestamp"),
+                 ("seedd-early-client.service", "ActiveEnterTimestamp"),
+                 ("sysinit.target", "ActiveEnterTimestamp")]
+        times = [monotonic_us(c, u, p) for u, p in order]
+        check(all(t > 0 for t in times), "a unit did not run: %r" % list(zip(order, times)))
+        check(times[0] <= times[1], "seedd.socket listened only after sockets.target")
+        check(times[2] <= times[3] <= times[4] <= times[5] <= times[6],
+              "boot order: %s" % ", ".join("%s %s %d" % (u, p, t)
+                                          for (u, p), t in zip(order, times)))
+        check(hexes(c, SEED_FILE) != provisioned, "seedd did not update the provisioned seed")
+        msgs = [e["MESSAGE"] for e in seedd_lines(c)]
+        check(not any("created seed file" in m or "another machine" in m for m in msgs),
+              "seedd did not take the provisioned seed as it was: %r" % msgs)
+        c.seedctl_get()
+        log("second boot: running; tmpfiles handed the root-provisioned seed to seedd; after "
+            "seedd.socket listened: tmpfiles done %.0f ms, seedd started %.0f ms, the early "
+            "client served %.0f ms, sysinit.target %.0f ms"
+            % tuple((t - times[0]) / 1000 for t in (times[2], times[3], times[5], times[6])))
+
+
+def test_kill9(tmp):
+    with booted(tmp, "kill9") as c:
+        served = {c.seedctl_get()}
+        seeds = [hexes(c, SEED_FILE)]
+        pid = main_pid(c)
+        kills = 3  # the default start limit is 5 starts in 10 s
+        for i in range(kills):
+            c.sh("kill -KILL %d" % pid)
+            pid = restarted(c, pid)
+            for _ in range(4):
+                b = c.seedctl_get()
+                check(b not in served, "after kill -9 number %d: served bytes repeated" % (i + 1))
+                served.add(b)
+            seed = hexes(c, SEED_FILE)
+            check(seed not in seeds, "after kill -9 number %d: an old seed came back" % (i + 1))
+            seeds.append(seed)
+        restarts = int(c.prop(SERVICE, "NRestarts"))
+        check(restarts == kills, "NRestarts %d after %d kills" % (restarts, kills))
+        exits = [m for m in manager_lines(c) if "code=killed, status=9/KILL" in m]
+        check(len(exits) == kills, "the journal has %d kill -9 exits: %r" % (len(exits), exits))
+        log("kill -9 x%d: restarted each time, %d replies and %d seeds, all distinct"
+            % (kills, len(served), len(seeds)))
+
+
+def test_watchdog(tmp):
+    with booted(tmp, "watchdog") as c:
+        drop_in(c, "watchdog.conf", "[Service]\nWatchdogSec=2s\n")
+        c.seedctl_get()
+        usec = c.prop(SERVICE, "WatchdogUSec")
+        check(usec == "2s", "WatchdogUSec %s" % usec)
+        pid = main_pid(c)
+        # The pings arrive: the manager's last-ping timestamp moves on.
+        ping = c.prop(SERVICE, "WatchdogTimestampMonotonic")
+        wait_for(lambda: c.prop(SERVICE, "WatchdogTimestampMonotonic") != ping, 30,
+                 "a watchdog ping")
+        c.sh("kill -STOP %d" % pid)
+        new = restarted(c, pid)
+        check(c.run("test", "-e", "/proc/%d" % pid, check=False).returncode != 0,
+              "the stopped seedd %d is still there" % pid)
+        msgs = manager_lines(c)
+        for want in ("Watchdog timeout", "Killing process %d (seedd) with signal SIGABRT" % pid,
+                     "Failed with result 'watchdog'"):
+            check(any(want in m for m in msgs),
+                  "no %r in the journal:\n%s" % (want, "\n".join(msgs)))
+        c.seedctl_get()
+        log("SIGSTOP under WatchdogSec=2s: pid %d aborted, replaced by %d, serving" % (pid, new))
+
+
+def test_stop(tmp):
+    with booted(tmp, "stop") as c:
+        c.seedctl_get()
+        before = hexes(c, SEED_FILE)
+        c.run("systemctl", "stop", SERVICE)
+        st = c.show(SERVICE, "ActiveState", "Result", "ExecMainCode", "ExecMainStatus")
+        check(st == {"ActiveState": "inactive", "Result": "success", "ExecMainCode": "1",
+                     "ExecMainStatus": "0"}, "after systemctl stop: %r" % st)
+        check(hexes(c, SEED_FILE) != before, "no fresh seed saved at stop")
+        log("systemctl stop: Result=success, exit 0, a fresh seed saved")
+
+        # A final save that fails (a full state directory) must not fail the stop.
+        uid = c.run("id", "-u", DAEMON_USER).stdout.strip()
+        c.run("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700,uid=%s,gid=%s" % (uid, uid),
+              "seedd-state", STATE_DIR)
+        try:
+            c.run("runuser", "-u", DAEMON_USER, "--", "seedctl", "provision", SEED_FILE)
+            c.seedctl_get()
+            c.run("dd", "if=/dev/zero", "of=%s/filler" % STATE_DIR, "bs=1k", check=False)
+            before = hexes(c, SEED_FILE)
+            c.run("systemctl", "stop", SERVICE)
+            st = c.show(SERVICE, "ActiveState", "Result", "ExecMainCode", "ExecMainStatus")
+            check(st == {"ActiveState": "inactive", "Result": "success", "ExecMainCode": "1",
+                         "ExecMainStatus": "0"}, "stop with a full state directory: %r" % st)
+            want = ("cannot save a new seed to %s at stop: No space left on device; the next "
+                    "start derives a fresh seed before serving" % SEED_FILE)
+            entries = c.wait_journal(lambda es: any(e["MESSAGE"] == want for e in es), want,
+                                     "_SYSTEMD_UNIT=" + SERVICE, "_TRANSPORT=stdout")
+            prio = [e["PRIORITY"] for e in entries if e["MESSAGE"] == want]
+            check(prio == ["4"], "the failed final save is logged at priority %s, not 4" % prio)
+            check(hexes(c, SEED_FILE) == before, "the seed file changed on a full disk")
+            c.run("rm", "%s/filler" % STATE_DIR)
+            c.seedctl_get()
+            check(hexes(c, SEED_FILE) != before, "the next start did not derive a fresh seed")
+            c.run("systemctl", "stop", SERVICE)
+        finally:
+            c.run("umount", STATE_DIR, check=False)
+        log("stop with a full state directory: warning (priority 4), Result=success; "
+            "the next start derived a fresh seed")
+
+
+def test_journal(tmp):
+    with booted(tmp, "journal") as c:
+        c.seedctl_get()
+        c.run("systemctl", "stop", SERVICE)
+        # A seed file others may read is refused: an error, exit 1, no restart.
+        c.run("chmod", "0640", SEED_FILE)
+        check(c.run("systemctl", "start", SERVICE, check=False).returncode != 0,
+              "seedd started on a group-readable seed file")
+        st = c.show(SERVICE, "Result", "ExecMainStatus", "NRestarts")
+        check(st == {"Result": "exit-code", "ExecMainStatus": "1", "NRestarts": "0"},
+              "after the refusal: %r" % st)
+        want = [
+            (r"^created seed file %s from getrandom\(2\)$" % re.escape(SEED_FILE), "5"),
+            (r"^serving %s on %s \(64-byte seed, Mbed TLS " % (re.escape(SEED_FILE),
+                                                                re.escape(SOCKET)), "6"),
+            (r"^received Terminated, stopping$", "6"),
+            (r"^refusing seed file %s: .*group or others" % re.escape(SEED_FILE), "3"),
+        ]
+
+        def all_there(entries):
+            return all(any(re.search(p, e["MESSAGE"]) for e in entries) for p, _ in want)
+        entries = c.wait_journal(all_there, "seedd's messages", "_SYSTEMD_UNIT=" + SERVICE,
+                                 "_TRANSPORT=stdout")
+        for e in entries:
+            check(not re.match(r"<\d>", e["MESSAGE"]), "a priority prefix reached the journal: %r"
+                  % e["MESSAGE"])
+            check(e.get("SYSLOG_IDENTIFIER") == "seedd",
+                  "identifier %r" % e.get("SYSLOG_IDENTIFIER"))
+        for pattern, prio in want:
+            got = [e["PRIORITY"] for e in entries if re.search(pattern, e["MESSAGE"])]
+            check(got == [prio], "%r logged at priority %s, want %s" % (pattern, got, prio))
+            log("priority %s: %s" % (prio, next(e["MESSAGE"] for e in entries
+                                                 if re.search(pattern, e["MESSAGE"]))))
+        c.run("chmod", "0600", SEED_FILE)
+        c.run("systemctl", "reset-failed", SERVICE)
+        c.seedctl_get()
+
+
+def test_security(tmp):
+    with booted(tmp, "security") as c:
+        c.seedctl_get()
+        r = c.run("systemd-analyze", "security", "--no-pager", SERVICE, check=False)
+        m = re.search(r"Overall exposure level for seedd\.service: (\d+\.\d+) (\S+)", r.stdout)
+        check(m, "no exposure figure:\n%s%s" % (r.stdout, r.stderr))
+        log("online systemd-analyze security seedd.service: %s %s" % (m.group(1), m.group(2)))
+        for line in r.stdout.splitlines():
+            if line.startswith("\u2717"):
+                print("  " + line.rstrip())
+        check(float(m.group(1)) <= 2.0, "exposure %s is above 2.0" % m.group(1))
+
+        units = [c.prop(u, "FragmentPath") for u in (SOCKET_UNIT, SERVICE)]
+        r = c.run("systemd-analyze", "verify", *units, check=False)
+        out = (r.stdout + r.stderr).strip()
+        check(r.returncode == 0 and not out, "systemd-analyze verify: exit %d\n%s"
+              % (r.returncode, out))
+        # The man: links are checked for real: without the page, verify says so.
+        page = c.run("man", "-w", "seedd.8").stdout.strip()
+        c.run("mv", page, "/root/seedd.8.away")
+        r = c.run("systemd-analyze", "verify", *units, check=False)
+        c.run("mv", "/root/seedd.8.away", page)
+        check("seedd(8)" in r.stdout + r.stderr or "seedd.8" in r.stdout + r.stderr,
+              "verify did not notice a missing seedd(8): %s%s" % (r.stdout, r.stderr))
+        log("systemd-analyze verify %s: clean, man pages checked" % " ".join(units))
+
+
+if __name__ == "__main__":
+    main(globals())
