@@ -272,9 +272,11 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 EXPORT int seedclient_read(const char *socket_path, unsigned char *buf, size_t len)
 {
 	for (size_t off = 0; off < len; off += SEEDD_PROTO_MAX_PAYLOAD) {
-		size_t chunk = len - off < SEEDD_PROTO_MAX_PAYLOAD ? len - off : SEEDD_PROTO_MAX_PAYLOAD;
+		size_t chunk =
+		    len - off < SEEDD_PROTO_MAX_PAYLOAD ? len - off : SEEDD_PROTO_MAX_PAYLOAD;
 		struct seedd_get_req get = { .bytes = (uint32_t)chunk };
-		int r = request(socket_path, SEEDD_OP_GET_SEED, &get, sizeof(get), buf + off, chunk);
+		int r =
+		    request(socket_path, SEEDD_OP_GET_SEED, &get, sizeof(get), buf + off, chunk);
 
 		if (r < 0) {
 			explicit_bzero(buf, len);

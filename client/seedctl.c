@@ -107,10 +107,11 @@ static int next_opt(int argc, char **argv, const struct option *cmd_opts, int *e
 	}
 }
 
-#define COMMON_OPTS                                         \
-	{ "socket", required_argument, NULL, 's' },         \
-	{ "help", no_argument, NULL, 'h' },                 \
-	{ "version", no_argument, NULL, 'V' }
+#define COMMON_OPTS                                                                                \
+	{ "socket", required_argument, NULL, 's' }, { "help", no_argument, NULL, 'h' },            \
+	{                                                                                          \
+		"version", no_argument, NULL, 'V'                                                  \
+	}
 
 static int query_status(struct seedd_status_info *info, int timeout_ms)
 {
@@ -239,8 +240,10 @@ static void print_status_human(const struct seedd_status_info *i, int healthy)
 	printf("seedd %s (protocol %d): %s\n", i->version, SEEDD_PROTO_VERSION,
 	       healthy ? "healthy" : "DEGRADED");
 	if (i->flags & SEEDD_STATUS_LIMITED) {
-		printf("  last save:  %s\n", i->flags & SEEDD_STATUS_LAST_SAVE_OK ? "ok" : "FAILED");
-		printf("  details:    withheld; root, seedd's user and its allowed users see them\n");
+		printf("  last save:  %s\n",
+		       i->flags & SEEDD_STATUS_LAST_SAVE_OK ? "ok" : "FAILED");
+		printf(
+		    "  details:    withheld; root, seedd's user and its allowed users see them\n");
 		return;
 	}
 	/* A 32-bit time_t (Debian 12 armhf) ends in 2038: print what it cannot hold. */
@@ -267,7 +270,9 @@ static void print_status_human(const struct seedd_status_info *i, int healthy)
 
 static int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTS, { "json", no_argument, NULL, 'j' }, { 0 } };
+	static const struct option opts[] = { COMMON_OPTS,
+					      { "json", no_argument, NULL, 'j' },
+					      { 0 } };
 	struct seedd_status_info info;
 	int json = 0, c, rc = EXIT_OK, r, healthy;
 
@@ -280,7 +285,8 @@ static int cmd_status(int argc, char **argv)
 		return usage_error("status: unexpected argument '%s'", argv[optind]);
 	r = query_status(&info, seedd_timeout_ms());
 	if (r < 0) {
-		fprintf(stderr, "seedctl: cannot reach seedd at %s: %s\n", socket_path, strerror(-r));
+		fprintf(stderr, "seedctl: cannot reach seedd at %s: %s\n", socket_path,
+			strerror(-r));
 		return EXIT_UNREACHABLE;
 	}
 	healthy = (info.flags & SEEDD_STATUS_SEEDED) && (info.flags & SEEDD_STATUS_LAST_SAVE_OK);
@@ -299,8 +305,10 @@ static void print_hex(const uint8_t *b, size_t n)
 
 static int cmd_get(int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTS, { "bytes", required_argument, NULL, 'b' },
-					      { "raw", no_argument, NULL, 'r' }, { 0 } };
+	static const struct option opts[] = { COMMON_OPTS,
+					      { "bytes", required_argument, NULL, 'b' },
+					      { "raw", no_argument, NULL, 'r' },
+					      { 0 } };
 	static unsigned char buf[GET_MAX];
 	uint64_t bytes = 32;
 	int raw = 0, c, rc = EXIT_OK, r;
@@ -320,7 +328,7 @@ static int cmd_get(int argc, char **argv)
 		fprintf(stderr, "seedctl: cannot get bytes from seedd at %s: %s\n", socket_path,
 			strerror(-r));
 		return r == -ECONNREFUSED || r == -ENOENT || r == -ETIMEDOUT ? EXIT_UNREACHABLE
-									   : EXIT_FAIL;
+									     : EXIT_FAIL;
 	}
 	if (raw) {
 		rc = fwrite(buf, 1, bytes, stdout) == bytes ? EXIT_OK : EXIT_FAIL;
@@ -405,8 +413,8 @@ static int provision_one(const char *path, const uint8_t *seed, size_t bytes, in
 	r = seedfile_lock(&sf, &owners, &holder, why, sizeof(why));
 	if (r < 0) {
 		if (r == -EWOULDBLOCK)
-			fprintf(stderr, "seedctl: %s is in use by seedd (pid %ld); stop it first\n", path,
-				(long)holder);
+			fprintf(stderr, "seedctl: %s is in use by seedd (pid %ld); stop it first\n",
+				path, (long)holder);
 		else
 			fprintf(stderr, "seedctl: %s\n", why);
 		seedfile_close(&sf);
@@ -581,7 +589,8 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 	}
 	printf("wrote %llu distinct %zu-byte seed files%s to %s (" BATCH_NAME " .. " BATCH_NAME
 	       ")\n",
-	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u, (unsigned)count);
+	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u,
+	       (unsigned)count);
 	rc = EXIT_OK;
 out:
 	explicit_bzero(out, sizeof(out));
@@ -610,7 +619,8 @@ static int cmd_provision(int argc, char **argv)
 					      { "stdin", no_argument, NULL, 'i' },
 					      { "count", required_argument, NULL, 'n' },
 					      { "out-dir", required_argument, NULL, 'o' },
-					      { "key-file", required_argument, NULL, 'k' }, { 0 } };
+					      { "key-file", required_argument, NULL, 'k' },
+					      { 0 } };
 	uint8_t seed[SEEDFILE_MAX];
 	uint64_t bytes = 0, count = 0;
 	const char *path, *out_dir = NULL, *key_file = NULL;
@@ -661,8 +671,8 @@ static int cmd_provision(int argc, char **argv)
 	r = from_stdin ? stdin_seed(seed, bytes, &len) : random_seed(seed, len);
 	rc = r < 0 ? EXIT_FAIL : provision_one(path, seed, len, force, key);
 	if (rc == EXIT_OK)
-		printf("wrote a new %zu-byte seed%s%s to %s\n", len, from_stdin ? " from stdin" : "",
-		       key ? ", encrypted," : "", path);
+		printf("wrote a new %zu-byte seed%s%s to %s\n", len,
+		       from_stdin ? " from stdin" : "", key ? ", encrypted," : "", path);
 	explicit_bzero(seed, sizeof(seed));
 	seal_key_free(key);
 	return rc;
@@ -673,7 +683,8 @@ static int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = { COMMON_OPTS,
 					      { "key-file", required_argument, NULL, 'k' },
-					      { "owner", required_argument, NULL, 'u' }, { 0 } };
+					      { "owner", required_argument, NULL, 'u' },
+					      { 0 } };
 	uint8_t buf[SEAL_MAX], seed[SEEDFILE_MAX], machine[SEAL_HASH_SIZE];
 	struct seedfile_owners owners;
 	struct seal_key *key = NULL;
@@ -748,7 +759,8 @@ static int cmd_check(int argc, char **argv)
 
 static int cmd_wait(int argc, char **argv)
 {
-	static const struct option opts[] = { COMMON_OPTS, { "timeout", required_argument, NULL, 't' },
+	static const struct option opts[] = { COMMON_OPTS,
+					      { "timeout", required_argument, NULL, 't' },
 					      { 0 } };
 	struct seedd_status_info info;
 	uint64_t timeout = 30;
@@ -789,11 +801,8 @@ int main(int argc, char **argv)
 		const char *name;
 		int (*fn)(int, char **);
 	} cmds[] = {
-		{ "status", cmd_status },
-		{ "get", cmd_get },
-		{ "provision", cmd_provision },
-		{ "check", cmd_check },
-		{ "wait", cmd_wait },
+		{ "status", cmd_status }, { "get", cmd_get },	{ "provision", cmd_provision },
+		{ "check", cmd_check },	  { "wait", cmd_wait },
 	};
 	int c, rc = EXIT_OK;
 

@@ -43,7 +43,8 @@ int sock_set_blocking(int fd, int timeout_ms);
  * reply, ...). A refusal the daemon queued before closing is returned as a
  * reply even when the send itself failed.
  */
-ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t cap, int64_t deadline);
+ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t cap,
+		  int64_t deadline);
 
 /* The most $SEEDD_TIMEOUT_MS may ask for: one minute. */
 #define SEEDD_MAX_TIMEOUT_MS 60000

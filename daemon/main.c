@@ -75,7 +75,8 @@ static void usage(FILE *f)
 		"      --no-platform-entropy   do not add getrandom(2) to the pool\n"
 		"      --key-file PATH         encrypt and authenticate the seed file at rest with\n"
 		"                              this 32-byte key; a raw seed file is then refused\n"
-		"                              (default: the credential " STORE_CREDENTIAL_KEY " if present)\n"
+		"                              (default: the credential " STORE_CREDENTIAL_KEY
+		" if present)\n"
 		"      --migrate-raw           with a key, encrypt a raw seed file once instead of\n"
 		"                              refusing it\n"
 		"      --machine-id-file PATH  machine identity for clone detection\n"
@@ -177,28 +178,36 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_SAVE_INTERVAL:
 			if (parse_u64(optarg, 1, 86400 * 365, &v) < 0) {
-				fprintf(stderr, "seedd: --save-interval: '%s' is not a number of seconds in 1..31536000\n", optarg);
+				fprintf(stderr,
+					"seedd: --save-interval: '%s' is not a number of seconds in 1..31536000\n",
+					optarg);
 				return -1;
 			}
 			cfg->save_interval_s = (unsigned)v;
 			break;
 		case OPT_MAX_CLIENTS:
 			if (parse_u64(optarg, 1, 1000000, &v) < 0) {
-				fprintf(stderr, "seedd: --max-clients: '%s' is not a number in 1..1000000\n", optarg);
+				fprintf(stderr,
+					"seedd: --max-clients: '%s' is not a number in 1..1000000\n",
+					optarg);
 				return -1;
 			}
 			cfg->server.max_clients = (unsigned)v;
 			break;
 		case OPT_MAX_CLIENTS_PER_UID:
 			if (parse_u64(optarg, 1, 1000000, &v) < 0) {
-				fprintf(stderr, "seedd: --max-clients-per-uid: '%s' is not a number in 1..1000000\n", optarg);
+				fprintf(stderr,
+					"seedd: --max-clients-per-uid: '%s' is not a number in 1..1000000\n",
+					optarg);
 				return -1;
 			}
 			cfg->server.max_clients_per_uid = (unsigned)v;
 			break;
 		case OPT_IDLE_TIMEOUT:
 			if (parse_u64(optarg, 0, 86400, &v) < 0) {
-				fprintf(stderr, "seedd: --idle-timeout: '%s' is not a number of seconds in 0..86400\n", optarg);
+				fprintf(stderr,
+					"seedd: --idle-timeout: '%s' is not a number of seconds in 0..86400\n",
+					optarg);
 				return -1;
 			}
 			cfg->server.idle_timeout_s = (unsigned)v;
@@ -210,12 +219,13 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 			unsigned *ids = grp ? cfg->gids : cfg->uids;
 
 			if (*n == MAX_IDS) {
-				fprintf(stderr, "seedd: at most %d --allow-%s options\n", MAX_IDS, grp ? "gid" : "uid");
+				fprintf(stderr, "seedd: at most %d --allow-%s options\n", MAX_IDS,
+					grp ? "gid" : "uid");
 				return -1;
 			}
 			if (parse_id(optarg, grp, &ids[*n]) < 0) {
-				fprintf(stderr, "seedd: --allow-%s: no such %s '%s'\n", grp ? "gid" : "uid",
-					grp ? "group" : "user", optarg);
+				fprintf(stderr, "seedd: --allow-%s: no such %s '%s'\n",
+					grp ? "gid" : "uid", grp ? "group" : "user", optarg);
 				return -1;
 			}
 			(*n)++;
@@ -234,7 +244,8 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "seedd: unexpected argument '%s'\nTry 'seedd --help'.\n", argv[optind]);
+		fprintf(stderr, "seedd: unexpected argument '%s'\nTry 'seedd --help'.\n",
+			argv[optind]);
 		return -1;
 	}
 	if (cfg->server.max_clients_per_uid > cfg->server.max_clients) {
@@ -248,10 +259,11 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 static void update_status(struct daemon *d)
 {
 	if (d->stats.last_save_error)
-		systemd_status("Serving on %s; saving %s failed: %s", d->cfg->socket, d->cfg->seed_file,
-			       strerror(d->stats.last_save_error));
+		systemd_status("Serving on %s; saving %s failed: %s", d->cfg->socket,
+			       d->cfg->seed_file, strerror(d->stats.last_save_error));
 	else
-		systemd_status("Serving on %s; seed file %s saved", d->cfg->socket, d->cfg->seed_file);
+		systemd_status("Serving on %s; seed file %s saved", d->cfg->socket,
+			       d->cfg->seed_file);
 }
 
 /* A periodic save: a failure is reported and retried, service goes on. */
@@ -320,14 +332,15 @@ static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 	int r;
 
 	r = store_read(&d->store, seed, len);
-	d->stats.seed_origin = d->store.migrate ? SEEDD_STATUS_ORIGIN_MIGRATED
-						: SEEDD_STATUS_ORIGIN_FILE;
+	d->stats.seed_origin =
+	    d->store.migrate ? SEEDD_STATUS_ORIGIN_MIGRATED : SEEDD_STATUS_ORIGIN_FILE;
 	if (r != -ENOENT)
 		return r;
 	if (!d->cfg->create || !d->cfg->platform_entropy) {
 		log_err("seed file %s does not exist%s; create one with 'seedctl provision %s'",
 			d->cfg->seed_file,
-			d->cfg->create ? " and platform entropy is off" : " and --no-create is given",
+			d->cfg->create ? " and platform entropy is off"
+				       : " and --no-create is given",
 			d->cfg->seed_file);
 		return -1;
 	}
@@ -374,8 +387,8 @@ static int start(struct daemon *d, int *listen_fd)
 	r = seedfile_lock(&d->store.sf, &owners, &holder, why, sizeof(why));
 	if (r == -EWOULDBLOCK) {
 		if (holder > 0)
-			log_err("seed file %s is in use by another seedd (pid %ld)", d->cfg->seed_file,
-				(long)holder);
+			log_err("seed file %s is in use by another seedd (pid %ld)",
+				d->cfg->seed_file, (long)holder);
 		else
 			log_err("seed file %s is in use by another seedd", d->cfg->seed_file);
 		return EXIT_CONFIG;
@@ -404,8 +417,9 @@ static int start(struct daemon *d, int *listen_fd)
 	    store_load_machine_id(&d->store, d->cfg->machine_id_file) < 0)
 		return EXIT_CONFIG;
 	if (d->cfg->migrate_raw && !d->store.key) {
-		log_err("--migrate-raw encrypts a raw seed file, but no key is configured (--key-file, "
-			"or the credential " STORE_CREDENTIAL_KEY ")");
+		log_err(
+		    "--migrate-raw encrypts a raw seed file, but no key is configured (--key-file, "
+		    "or the credential " STORE_CREDENTIAL_KEY ")");
 		return EXIT_CONFIG;
 	}
 	d->store.migrate_raw = d->cfg->migrate_raw;
@@ -464,8 +478,8 @@ static int run(struct daemon *d, int listen_fd)
 		log_err("cannot listen on %s: %s", d->cfg->socket, strerror(errno));
 		return EXIT_RUNTIME;
 	}
-	log_info("serving %s on %s (%zu-byte seed, Mbed TLS %s)", d->cfg->seed_file,
-		 d->cfg->socket, pool_seed_size(d->pool), pool_mbedtls_version());
+	log_info("serving %s on %s (%zu-byte seed, Mbed TLS %s)", d->cfg->seed_file, d->cfg->socket,
+		 pool_seed_size(d->pool), pool_mbedtls_version());
 	systemd_ready("Seed updated; serving");
 	update_status(d);
 

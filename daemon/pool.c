@@ -142,8 +142,8 @@ static int derive_and_store(struct pool *p)
 static int derive_and_store(struct pool *p)
 {
 	uint8_t next[SEEDFILE_MAX];
-	size_t len = p->seed_len < MBEDTLS_ENTROPY_BLOCK_SIZE ? p->seed_len
-							       : MBEDTLS_ENTROPY_BLOCK_SIZE;
+	size_t len =
+	    p->seed_len < MBEDTLS_ENTROPY_BLOCK_SIZE ? p->seed_len : MBEDTLS_ENTROPY_BLOCK_SIZE;
 	int r;
 
 	r = mbedtls_entropy_func(&p->entropy, next, len);
@@ -223,7 +223,8 @@ struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
 #if !POOL_NV_SEED
 	r = derive_and_store(p);
 	if (r < 0) {
-		snprintf(why, whylen, "cannot write the new seed to %s: %s", sf->path, strerror(-r));
+		snprintf(why, whylen, "cannot write the new seed to %s: %s", sf->path,
+			 strerror(-r));
 		goto fail;
 	}
 #endif

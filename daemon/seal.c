@@ -185,9 +185,8 @@ static int gcm(const struct seal_key *k, int encrypt, const uint8_t *hdr, const 
 	return r ? -EIO : 0;
 }
 
-int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len,
-	      uint8_t seed[SEEDFILE_MAX], size_t *seed_len, uint8_t machine[SEAL_HASH_SIZE],
-	      char *why, size_t whylen)
+int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len, uint8_t seed[SEEDFILE_MAX],
+	      size_t *seed_len, uint8_t machine[SEAL_HASH_SIZE], char *why, size_t whylen)
 {
 	uint8_t plain[SEEDFILE_MAX + SEAL_HASH_SIZE], tag[SEAL_TAG_SIZE];
 	struct seal_info info;
@@ -237,7 +236,8 @@ int seal_seal(const struct seal_key *k, const uint8_t *seed, size_t seed_len,
 	int r;
 
 	/* Never write a record that seal_open() would refuse to read back. */
-	if (!seedfile_size_ok(seed_len) || seedfile_check_bytes(seed, seed_len, why, sizeof(why)) < 0)
+	if (!seedfile_size_ok(seed_len) ||
+	    seedfile_check_bytes(seed, seed_len, why, sizeof(why)) < 0)
 		return -EINVAL;
 	memcpy(out, magic, sizeof(magic));
 	out[8] = VERSION;

@@ -70,9 +70,8 @@ int seal_parse(const uint8_t *buf, size_t len, struct seal_info *info, char *why
  * *seed_len, the hash of the machine that wrote it to machine. 0, or -EINVAL
  * with the reason (wrong key, tampered, truncated, ...) in why.
  */
-int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len,
-	      uint8_t seed[SEEDFILE_MAX], size_t *seed_len, uint8_t machine[SEAL_HASH_SIZE],
-	      char *why, size_t whylen);
+int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len, uint8_t seed[SEEDFILE_MAX],
+	      size_t *seed_len, uint8_t machine[SEAL_HASH_SIZE], char *why, size_t whylen);
 
 /*
  * Encrypts seed and the machine hash into out (SEAL_MAX bytes); returns the

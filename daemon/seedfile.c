@@ -83,7 +83,9 @@ static const char *owners_str(const struct seedfile_owners *owners, char *buf, s
 
 	for (size_t i = 0; i < owners->n && n < cap; i++)
 		n += (size_t)snprintf(buf + n, cap - n, "%s %u",
-				      i == 0 ? "" : i + 1 == owners->n ? " or" : ",",
+				      i == 0		   ? ""
+				      : i + 1 == owners->n ? " or"
+							   : ",",
 				      (unsigned)owners->uid[i]);
 	return buf;
 }
@@ -197,7 +199,8 @@ int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid
 		r = -errno;
 		if (errno == ELOOP)
 			snprintf(why, whylen,
-				 "lock file %s.lock is a symbolic link; refusing to follow it", sf->path);
+				 "lock file %s.lock is a symbolic link; refusing to follow it",
+				 sf->path);
 		else
 			snprintf(why, whylen, "cannot open lock file %s.lock: %s", sf->path,
 				 strerror(errno));
@@ -398,8 +401,8 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
 	return 0;
 }
 
-int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len,
-		  char *why, size_t whylen)
+int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len, char *why,
+		  size_t whylen)
 {
 	int r = seedfile_read_at(sf->dirfd, sf->base, uid, SEEDFILE_ONE_LINK, buf, SEEDFILE_MAX,
 				 len, why, whylen);
@@ -438,7 +441,8 @@ int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t le
 		return r;
 	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
 		return -errno;
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+		    0600);
 	if (fd < 0)
 		return -errno;
 	r = write_all(fd, buf, len);
@@ -502,8 +506,8 @@ int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_
 	}
 	if (st.st_uid != uid) {
 		snprintf(why, whylen,
-			 "%s.machine is owned by uid %u, not by uid %u that seedd runs as", sf->path,
-			 (unsigned)st.st_uid, (unsigned)uid);
+			 "%s.machine is owned by uid %u, not by uid %u that seedd runs as",
+			 sf->path, (unsigned)st.st_uid, (unsigned)uid);
 		return -EPERM;
 	}
 	do {

@@ -72,8 +72,8 @@ int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid
  * Returns 0 with *len set, -ENOENT if missing, -EINVAL when refused, or
  * another -errno; why says which, in words.
  */
-int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len,
-		  char *why, size_t whylen);
+int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len, char *why,
+		  size_t whylen);
 
 /* Replaces the seedfile atomically and durably; 0 or -errno. */
 int seedfile_store(struct seedfile *sf, const uint8_t *buf, size_t len);
@@ -99,7 +99,7 @@ int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whyle
 int seedfile_screen(const uint8_t *buf, size_t len, char *why, size_t whylen);
 
 /* Flags for seedfile_read_at(). */
-#define SEEDFILE_ROOT_OK 1u /* also accept root as owner and group bits (a systemd credential) */
+#define SEEDFILE_ROOT_OK 1u  /* also accept root as owner and group bits (a systemd credential) */
 #define SEEDFILE_ONE_LINK 2u /* refuse a file with another name: a seed file */
 
 /*

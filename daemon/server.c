@@ -104,14 +104,15 @@ static int bind_here(int fd, int dirfd, const char *path, const char *name, char
 	strcpy(sa.sun_path, name);
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(why, whylen, "%s exists and is not a socket; refusing to replace it",
-				 path);
+			snprintf(why, whylen,
+				 "%s exists and is not a socket; refusing to replace it", path);
 			return -EEXIST;
 		}
 		probe = sock_connect(name, now_ms());
 		if (probe >= 0 || probe == -ETIMEDOUT) {
 			closep(&probe);
-			snprintf(why, whylen, "%s: another daemon is listening on this socket", path);
+			snprintf(why, whylen, "%s: another daemon is listening on this socket",
+				 path);
 			return -EADDRINUSE;
 		}
 		/*
@@ -122,7 +123,8 @@ static int bind_here(int fd, int dirfd, const char *path, const char *name, char
 		 */
 		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
 			r = -errno;
-			snprintf(why, whylen, "cannot remove stale socket %s: %s", path, strerror(errno));
+			snprintf(why, whylen, "cannot remove stale socket %s: %s", path,
+				 strerror(errno));
 			return r;
 		}
 	} else if (errno != ENOENT) {
@@ -465,8 +467,8 @@ static int peer_trusted(const struct server *s, const struct ucred *cr)
 	       id_in(cr->gid, s->opts.allow_gid, s->opts.n_allow_gid);
 }
 
-__attribute__((format(printf, 3, 4))) static void log_limited(struct ratelimit *rl,
-							      const char *what, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+log_limited(struct ratelimit *rl, const char *what, const char *fmt, ...)
 {
 	int64_t now = now_ms();
 	char line[512];
@@ -660,13 +662,15 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			 * Out of fds or memory: the pending connection stays queued and
 			 * would wake us again at once. Pause accepting instead of spinning.
 			 */
-			log_limited(&s->refusals, "refusals", "refused a client: %s", strerror(errno));
+			log_limited(&s->refusals, "refusals", "refused a client: %s",
+				    strerror(errno));
 			event_del(s->accept_ev);
 			event_add(s->backoff_ev, &tv);
 			return;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
-			snprintf(why, sizeof(why), "cannot read its credentials: %s", strerror(errno));
+			snprintf(why, sizeof(why), "cannot read its credentials: %s",
+				 strerror(errno));
 			refuse(s, fd, NULL, SEEDD_ST_DENIED, why);
 			continue;
 		}
@@ -729,7 +733,7 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 	list_init(&s->all);
 	list_init(&s->shared);
 	s->max_per_uid = opts->max_clients_per_uid ? opts->max_clients_per_uid
-						    : default_max_per_uid(opts->max_clients);
+						   : default_max_per_uid(opts->max_clients);
 	s->max_shared = opts->max_clients - reserved(opts->max_clients);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, s);
 	s->backoff_ev = evtimer_new(base, backoff_cb, s);

@@ -132,7 +132,8 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 		r = seal_parse(buf, n, &info, why, sizeof(why));
 	if (r == 0 && info.encrypted && !st->key) {
 		snprintf(why, sizeof(why),
-			 "is encrypted, and no key is configured (--key-file, or the credential " STORE_CREDENTIAL_KEY ")");
+			 "is encrypted, and no key is configured (--key-file, or the credential " STORE_CREDENTIAL_KEY
+			 ")");
 		r = -EINVAL;
 	}
 	if (r == 0 && !info.encrypted && st->key && !st->migrate_raw) {
@@ -162,7 +163,8 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 		if (st->key) {
 			st->migrate = 1;
 			log_notice("seed file %s is not encrypted; encrypting it with the first "
-				   "update (--migrate-raw)", st->sf.path);
+				   "update (--migrate-raw)",
+				   st->sf.path);
 		}
 	}
 	explicit_bzero(buf, sizeof(buf));

@@ -21,7 +21,7 @@ struct store {
 	struct seedfile sf;
 	struct seal_key *key; /* NULL: the seedfile stays raw */
 	int migrate_raw;      /* the operator allows one raw seedfile to be encrypted */
-	int migrate;          /* a raw seedfile found while a key is set, to be encrypted */
+	int migrate;	      /* a raw seedfile found while a key is set, to be encrypted */
 	int clone_suspected;  /* last written on a machine with another id */
 	uint8_t machine[SEAL_HASH_SIZE]; /* hash of this machine's id; zero: unknown */
 	uint8_t machine_id[STORE_MACHINE_ID_MAX];

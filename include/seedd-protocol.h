@@ -34,12 +34,12 @@ enum seedd_op {
 enum seedd_status {
 	SEEDD_ST_OK = 0,
 	SEEDD_ST_MALFORMED = 1, /* truncated, oversized or inconsistent */
-	SEEDD_ST_VERSION = 2,   /* unsupported protocol version */
-	SEEDD_ST_OPCODE = 3,    /* unknown opcode */
-	SEEDD_ST_RANGE = 4,     /* GET_SEED size outside 1..MAX */
-	SEEDD_ST_BUSY = 5,      /* too many clients */
-	SEEDD_ST_DENIED = 6,    /* peer not allowed */
-	SEEDD_ST_INTERNAL = 7,  /* the daemon could not produce output */
+	SEEDD_ST_VERSION = 2,	/* unsupported protocol version */
+	SEEDD_ST_OPCODE = 3,	/* unknown opcode */
+	SEEDD_ST_RANGE = 4,	/* GET_SEED size outside 1..MAX */
+	SEEDD_ST_BUSY = 5,	/* too many clients */
+	SEEDD_ST_DENIED = 6,	/* peer not allowed */
+	SEEDD_ST_INTERNAL = 7,	/* the daemon could not produce output */
 };
 
 /*
@@ -47,7 +47,7 @@ enum seedd_status {
  * i386 with its 4-byte alignment of 64-bit fields) agrees on them: 64-bit
  * fields sit at multiples of 8 and no field is preceded by padding.
  */
-#define SEEDD_FIELD_AT(type, field, off) \
+#define SEEDD_FIELD_AT(type, field, off)                                                           \
 	_Static_assert(offsetof(type, field) == (off), #type "." #field " is at byte " #off)
 
 struct seedd_hdr {
@@ -92,15 +92,15 @@ struct seedd_status_info {
 	uint64_t uptime_s;
 	uint64_t requests;
 	uint64_t bytes_served;
-	int64_t last_save_unix;  /* 0: never saved */
+	int64_t last_save_unix; /* 0: never saved */
 	uint32_t clients;
 	uint32_t seed_size;
-	uint32_t flags;          /* SEEDD_STATUS_* */
+	uint32_t flags;		 /* SEEDD_STATUS_* */
 	int32_t last_save_error; /* errno of the last failed save, else 0 */
 	uint64_t saves;
 	uint64_t save_failures;
-	char version[16];        /* NUL-terminated */
-	char seed_file[512];     /* NUL-terminated, truncated if longer */
+	char version[16];    /* NUL-terminated */
+	char seed_file[512]; /* NUL-terminated, truncated if longer */
 };
 SEEDD_FIELD_AT(struct seedd_status_info, uptime_s, 0);
 SEEDD_FIELD_AT(struct seedd_status_info, requests, 8);
@@ -115,7 +115,8 @@ SEEDD_FIELD_AT(struct seedd_status_info, save_failures, 56);
 SEEDD_FIELD_AT(struct seedd_status_info, version, 64);
 SEEDD_FIELD_AT(struct seedd_status_info, seed_file, 80);
 _Static_assert(sizeof(struct seedd_status_info) == 592, "status payload is 592 bytes");
-_Static_assert(sizeof(struct seedd_status_info) <= SEEDD_PROTO_MAX_PAYLOAD, "status fits a message");
+_Static_assert(sizeof(struct seedd_status_info) <= SEEDD_PROTO_MAX_PAYLOAD,
+	       "status fits a message");
 
 #define SEEDD_PROTO_MAX_MSG (sizeof(struct seedd_hdr) + SEEDD_PROTO_MAX_PAYLOAD)
 
