@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -434,18 +433,10 @@ static int provision_one(const char *path, const uint8_t *seed, size_t bytes, in
 
 static int random_seed(uint8_t *seed, size_t bytes)
 {
-	char why[256];
-	ssize_t n;
+	char why[512];
 
-	do {
-		n = getrandom(seed, bytes, 0);
-	} while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)bytes) {
-		fprintf(stderr, "seedctl: getrandom: %s\n", n < 0 ? strerror(errno) : "short read");
-		return -1;
-	}
-	if (seedfile_check_bytes(seed, bytes, why, sizeof(why)) < 0) {
-		fprintf(stderr, "seedctl: the platform RNG gave a bad seed: %s\n", why);
+	if (seedfile_generate(seed, bytes, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: %s\n", why);
 		return -1;
 	}
 	return 0;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -306,6 +307,29 @@ int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whyle
 		return -EINVAL;
 	}
 	return seedfile_screen(buf, len, why, whylen);
+}
+
+int seedfile_generate(uint8_t *seed, size_t len, char *why, size_t whylen)
+{
+	char bad[256];
+	ssize_t n;
+
+	do {
+		n = getrandom(seed, len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)len) {
+		int r = n < 0 ? -errno : -EIO;
+
+		snprintf(why, whylen, "getrandom: %s", n < 0 ? strerror(errno) : "short read");
+		explicit_bzero(seed, len);
+		return r;
+	}
+	if (seedfile_check_bytes(seed, len, bad, sizeof(bad)) < 0) {
+		snprintf(why, whylen, "the platform RNG gave a bad seed: %s", bad);
+		explicit_bzero(seed, len);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /*

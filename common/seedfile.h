@@ -75,6 +75,12 @@ int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid
 int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len, char *why,
 		  size_t whylen);
 
+/*
+ * Makes a new seed of len (32 or 64) bytes from getrandom(2), checked with
+ * seedfile_check_bytes(). 0, or -errno with the reason in why.
+ */
+int seedfile_generate(uint8_t *seed, size_t len, char *why, size_t whylen);
+
 /* Replaces the seedfile atomically and durably; 0 or -errno. */
 int seedfile_store(struct seedfile *sf, const uint8_t *buf, size_t len);
 

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -329,6 +328,7 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
 /* Loads the seedfile, creating it from getrandom(2) if allowed; records how. */
 static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 {
+	char why[512];
 	int r;
 
 	r = store_read(&d->store, seed, len);
@@ -345,8 +345,8 @@ static int load_seed(struct daemon *d, uint8_t seed[SEEDFILE_MAX], size_t *len)
 		return -1;
 	}
 	*len = SEEDFILE_MAX;
-	if (getrandom(seed, *len, 0) != (ssize_t)*len) {
-		log_err("cannot create %s: getrandom: %s", d->cfg->seed_file, strerror(errno));
+	if (seedfile_generate(seed, *len, why, sizeof(why)) < 0) {
+		log_err("cannot create %s: %s", d->cfg->seed_file, why);
 		return -1;
 	}
 	r = store_write(&d->store, seed, *len);
