@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "seedclient.h"
 #include "seedd-protocol.h"
 #include "util.h"

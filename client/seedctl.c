@@ -12,8 +12,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "seedclient.h"
+#include "config.h"
 #include "seal.h"
+#include "seedclient.h"
 #include "seedd-protocol.h"
 #include "seedfile.h"
 #include "util.h"

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <time.h>
 
+#include "config.h"
 #include "util.h"
 
 #define DEFAULT_TIMEOUT_MS 2000

@@ -16,6 +16,7 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 #include "pool.h"
 #include "server.h"

@@ -30,6 +30,7 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 #include "pool.h"
 #include "seedd-protocol.h"

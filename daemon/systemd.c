@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "config.h"
+
 #if HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
 #endif
