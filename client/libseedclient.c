@@ -17,7 +17,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,7 +24,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "client.h"
 #include "seedclient.h"
 #include "seedd-protocol.h"
 #include "util.h"
@@ -137,32 +136,11 @@ static void conn_check_in(struct conn *c)
 	conn_close(c);
 }
 
-/*
- * A daemon we may send to runs as root, as ourselves or as the build's daemon
- * user. The name is looked up only for another uid, so the common case costs
- * no NSS lookup; a lookup that fails or does not fit the buffer refuses.
- */
-static bool daemon_trusted(uid_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[1024];
-
-	if (uid == 0 || uid == geteuid())
-		return true;
-	return getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res &&
-	       strcmp(res->pw_name, SEEDD_DAEMON_USER) == 0;
-}
-
-/*
- * Connects c to path and checks the daemon's credentials before anything is
- * sent. Returns 0, -EPERM for a daemon we do not trust, or another -errno.
- */
+/* Connects c to path; client_connect() checks the daemon's credentials first. 0 or -errno. */
 static int conn_open(struct conn *c, const char *path, int timeout_ms, int64_t deadline)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	struct stat st;
-	int r, fd = sock_connect(path, deadline);
+	int r, fd = client_connect(path, timeout_ms, deadline);
 
 	if (fd < 0)
 		return fd;
@@ -176,22 +154,12 @@ static int conn_open(struct conn *c, const char *path, int timeout_ms, int64_t d
 	c->ino = st.st_ino;
 	c->timeout_ms = timeout_ms;
 	memcpy(c->path, path, strlen(path) + 1);
-
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		r = -errno;
-	else if (len != sizeof(cred) || !daemon_trusted(cred.uid))
-		r = -EPERM;
-	else
-		/* Connected without blocking; requests block, bounded by the timeout. */
-		r = sock_set_blocking(c->fd, timeout_ms);
-	if (r < 0)
-		conn_close(c);
-	return r;
+	return 0;
 }
 
-/* Sends one request on c, connecting when needed. Returns the reply length or -errno. */
-static ssize_t conn_call(struct conn *c, const char *path, const void *req, size_t reqlen,
-			 void *reply, size_t cap, int timeout_ms)
+/* Sends one request on c, connecting when needed. Returns 0 or -errno. */
+static int conn_call(struct conn *c, const char *path, uint8_t op, const void *payload, size_t plen,
+		     void *out, size_t outlen, int timeout_ms)
 {
 	int64_t deadline = now_ms() + timeout_ms;
 
@@ -203,7 +171,7 @@ static ssize_t conn_call(struct conn *c, const char *path, const void *req, size
 
 	for (;;) {
 		bool cached = c->fd >= 0;
-		ssize_t n;
+		int r;
 
 		/* $SEEDD_TIMEOUT_MS changed since the connection was made. */
 		if (cached && c->timeout_ms != timeout_ms) {
@@ -214,59 +182,34 @@ static ssize_t conn_call(struct conn *c, const char *path, const void *req, size
 			cached = c->fd >= 0;
 		}
 		if (!cached) {
-			int r = conn_open(c, path, timeout_ms, deadline);
-
+			r = conn_open(c, path, timeout_ms, deadline);
 			if (r < 0)
 				return r;
 		}
-		n = sock_call(c->fd, req, reqlen, reply, cap, deadline);
-		if (n >= 0)
-			return n;
+		r = client_call(c->fd, op, payload, plen, out, outlen, deadline);
+		if (r == 0)
+			return 0;
 		/* After a timeout a late reply could still arrive: never reuse. */
 		conn_close(c);
-		if (!cached || (n != -EPIPE && n != -ECONNRESET && n != -ENOTCONN))
-			return n;
+		if (!cached || (r != -EPIPE && r != -ECONNRESET && r != -ENOTCONN))
+			return r;
 	}
 }
 
 static int request(const char *path, uint8_t op, const void *payload, size_t plen, void *out,
 		   size_t outlen)
 {
-	uint8_t req[SEEDD_PROTO_MAX_MSG];
-	uint8_t reply[SEEDD_PROTO_MAX_MSG];
-	struct proto_msg msg;
 	struct conn c;
-	size_t reqlen;
-	ssize_t n;
 	int r;
 
 	if (!path)
 		path = seedd_socket_path();
 	if (strlen(path) >= sizeof(c.path))
 		return -ENAMETOOLONG;
-	reqlen = proto_put_hdr(req, op, SEEDD_ST_OK, (uint32_t)plen);
-	if (plen)
-		memcpy(req + reqlen, payload, plen);
-	reqlen += plen;
-
 	pthread_once(&atfork_once, atfork_register);
 	conn_check_out(&c);
-	n = conn_call(&c, path, req, reqlen, reply, sizeof(reply), seedd_timeout_ms());
-	if (n >= 0) {
-		r = proto_parse_reply(reply, (size_t)n, op, &msg);
-		if (r == 0 && msg.len != outlen)
-			r = -EPROTO;
-		if (r < 0)
-			conn_close(&c);
-	} else {
-		r = (int)n;
-	}
+	r = conn_call(&c, path, op, payload, plen, out, outlen, seedd_timeout_ms());
 	conn_check_in(&c);
-
-	if (r == 0 && outlen)
-		memcpy(out, msg.payload, outlen);
-	explicit_bzero(req, reqlen);
-	explicit_bzero(reply, sizeof(reply));
 	return r;
 }
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "config.h"
 #include "seal.h"
 #include "seedclient.h"
@@ -115,26 +116,11 @@ static int next_opt(int argc, char **argv, const struct option *cmd_opts, int *e
 
 static int query_status(struct seedd_status_info *info, int timeout_ms)
 {
-	uint8_t req[sizeof(struct seedd_hdr)], reply[SEEDD_PROTO_MAX_MSG];
-	int64_t deadline = now_ms() + timeout_ms;
-	struct proto_msg msg;
-	_cleanup_close_ int fd = -1;
-	ssize_t n;
-	int r;
+	int r =
+	    client_request(socket_path, SEEDD_OP_STATUS, NULL, 0, info, sizeof(*info), timeout_ms);
 
-	fd = sock_connect(socket_path, deadline);
-	if (fd < 0)
-		return fd;
-	n = sock_call(fd, req, proto_put_hdr(req, SEEDD_OP_STATUS, SEEDD_ST_OK, 0), reply,
-		      sizeof(reply), deadline);
-	if (n < 0)
-		return (int)n;
-	r = proto_parse_reply(reply, (size_t)n, SEEDD_OP_STATUS, &msg);
 	if (r < 0)
 		return r;
-	if (msg.len != sizeof(*info))
-		return -EPROTO;
-	memcpy(info, msg.payload, sizeof(*info));
 	info->version[sizeof(info->version) - 1] = '\0';
 	info->seed_file[sizeof(info->seed_file) - 1] = '\0';
 	return 0;

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The private client call: connect to seedd, check who runs it, one request
+ * and its reply. libseedclient keeps the connection; seedctl and the load
+ * generators make one per call or hold their own.
+ */
+#ifndef SEEDD_CLIENT_H
+#define SEEDD_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Connects to the daemon listening on path before deadline (monotonic ms)
+ * and checks its credentials before anything is sent: it must run as root,
+ * as the build's daemon user or as our effective uid. The fd is blocking,
+ * with send and receive timeouts of timeout_ms. Returns the fd, -EPERM for a
+ * daemon we do not trust, or another -errno.
+ */
+int client_connect(const char *path, int timeout_ms, int64_t deadline);
+
+/*
+ * Sends request op with plen bytes of payload on fd and receives its reply
+ * before deadline; the reply's payload, which must be outlen bytes, goes to
+ * out. Returns 0, or -errno: the socket's (-ETIMEDOUT, -EPIPE, -ECONNRESET,
+ * ...), the reply's error status as proto_status_errno() maps it, or
+ * -EPROTO for a malformed reply.
+ */
+int client_call(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t outlen,
+		int64_t deadline);
+
+/* client_connect() and client_call() on a connection of its own, within timeout_ms. */
+int client_request(const char *path, uint8_t op, const void *payload, size_t plen, void *out,
+		   size_t outlen, int timeout_ms);
+
+#endif
