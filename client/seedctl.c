@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "ids.h"
 #include "seal.h"
 #include "seedclient.h"
 #include "seedd-protocol.h"
@@ -345,14 +345,14 @@ static void owners_add(struct seedfile_owners *o, uid_t uid)
 
 static void owners_init(struct seedfile_owners *o, uid_t extra)
 {
-	struct passwd *pw = getpwnam(SEEDD_DAEMON_USER);
+	uid_t daemon;
 
 	*o = (struct seedfile_owners){ .n = 0 };
 	owners_add(o, extra);
 	owners_add(o, geteuid());
 	owners_add(o, 0);
-	if (pw)
-		owners_add(o, pw->pw_uid);
+	if (ids_uid(SEEDD_DAEMON_USER, &daemon) == 0)
+		owners_add(o, daemon);
 }
 
 /* The bytes to store for seed: itself, or sealed with key (machine unknown: zeros). */
@@ -669,7 +669,7 @@ static int cmd_check(int argc, char **argv)
 	struct seal_info info;
 	struct seedfile sf;
 	const char *path, *key_file = NULL;
-	uint64_t owner = geteuid();
+	uid_t owner = geteuid();
 	char why[1024];
 	size_t n = 0, seed_len;
 	int c, rc = EXIT_OK, r;
@@ -679,8 +679,8 @@ static int cmd_check(int argc, char **argv)
 			return rc;
 		if (c == 'k')
 			key_file = optarg;
-		else if (parse_u64(optarg, 0, (uint32_t)-2, &owner) < 0)
-			return usage_error("check: --owner '%s' is not a numeric uid", optarg);
+		else if (ids_uid(optarg, &owner) < 0)
+			return usage_error("check: --owner '%s' is not a user name or uid", optarg);
 	}
 	if (optind + 1 != argc)
 		return usage_error("check: expected one seed file PATH");
@@ -691,13 +691,13 @@ static int cmd_check(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	/* The directory may belong to the seed file's owner, as seedd's own does. */
-	owners_init(&owners, (uid_t)owner);
+	owners_init(&owners, owner);
 	r = seedfile_trust_dir(sf.dirfd, sf.dir, &owners, why, sizeof(why));
 	if (r == 0)
-		r = seedfile_read_at(sf.dirfd, sf.base, (uid_t)owner, SEEDFILE_ONE_LINK, buf,
-				     sizeof(buf), &n, why, sizeof(why));
+		r = seedfile_read_at(sf.dirfd, sf.base, owner, SEEDFILE_ONE_LINK, buf, sizeof(buf),
+				     &n, why, sizeof(why));
 	if (r == 0) {
-		r = seedfile_machine_load(&sf, (uid_t)owner, machine, why, sizeof(why));
+		r = seedfile_machine_load(&sf, owner, machine, why, sizeof(why));
 		r = r == -ENOENT || r == -EINVAL ? 0 : r;
 	}
 	seedfile_close(&sf);

@@ -2,8 +2,6 @@
 /* seedd: wires the seedfile, the entropy pool, the server and systemd together. */
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +15,7 @@
 #include <event2/event.h>
 
 #include "config.h"
+#include "ids.h"
 #include "log.h"
 #include "pool.h"
 #include "server.h"
@@ -93,28 +92,6 @@ static void usage(FILE *f)
 		"  -h, --help                  show this help and exit\n"
 		"  -V, --version               show the version and exit\n",
 		SEEDD_DEFAULT_SEED_FILE, SEEDD_DEFAULT_SOCKET);
-}
-
-static int parse_id(const char *arg, int is_group, unsigned *out)
-{
-	uint64_t v;
-
-	if (parse_u64(arg, 0, (uint32_t)-2, &v) == 0) {
-		*out = (unsigned)v;
-		return 0;
-	}
-	if (is_group) {
-		struct group *g = getgrnam(arg);
-
-		if (g)
-			*out = g->gr_gid;
-		return g ? 0 : -ENOENT;
-	}
-	struct passwd *pw = getpwnam(arg);
-
-	if (pw)
-		*out = pw->pw_uid;
-	return pw ? 0 : -ENOENT;
 }
 
 static int parse_args(int argc, char **argv, struct config *cfg)
@@ -216,14 +193,14 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_ALLOW_GID: {
 			int grp = c == OPT_ALLOW_GID;
 			size_t *n = grp ? &cfg->server.n_allow_gid : &cfg->server.n_allow_uid;
-			unsigned *ids = grp ? cfg->gids : cfg->uids;
 
 			if (*n == MAX_IDS) {
 				fprintf(stderr, "seedd: at most %d --allow-%s options\n", MAX_IDS,
 					grp ? "gid" : "uid");
 				return -1;
 			}
-			if (parse_id(optarg, grp, &ids[*n]) < 0) {
+			if ((grp ? ids_gid(optarg, &cfg->gids[*n])
+				 : ids_uid(optarg, &cfg->uids[*n])) < 0) {
 				fprintf(stderr, "seedd: --allow-%s: no such %s '%s'\n",
 					grp ? "gid" : "uid", grp ? "group" : "user", optarg);
 				return -1;
