@@ -578,12 +578,12 @@ out:
 }
 
 /* The key for check and provision: as seedd reads it, a credential owned by root included. */
-static struct seal_key *load_key(const char *key_file)
+static struct seal_key *read_key(const char *key_file)
 {
 	struct seal_key *key;
 	char why[512];
 
-	key = seal_key_load(key_file, geteuid(), SEEDFILE_ROOT_OK, why, sizeof(why));
+	key = seal_key_read(key_file, geteuid(), SEEDFILE_ROOT_OK, why, sizeof(why));
 	if (!key)
 		fprintf(stderr, "seedctl: refusing key file %s: %s\n", key_file, why);
 	return key;
@@ -633,7 +633,7 @@ static int cmd_provision(int argc, char **argv)
 	if (!count && optind + 1 != argc)
 		return usage_error("provision: expected one seed file PATH");
 	if (key_file) {
-		key = load_key(key_file);
+		key = read_key(key_file);
 		if (!key)
 			return EXIT_FAIL;
 	}
@@ -697,14 +697,14 @@ static int cmd_check(int argc, char **argv)
 		r = seedfile_read_at(sf.dirfd, sf.base, owner, SEEDFILE_ONE_LINK, buf, sizeof(buf),
 				     &n, why, sizeof(why));
 	if (r == 0) {
-		r = seedfile_machine_load(&sf, owner, machine, why, sizeof(why));
+		r = seedfile_machine_read(&sf, owner, machine, why, sizeof(why));
 		r = r == -ENOENT || r == -EINVAL ? 0 : r;
 	}
 	seedfile_close(&sf);
 	if (r == 0)
 		r = seal_parse(buf, n, &info, why, sizeof(why));
 	if (r == 0 && key_file) {
-		key = load_key(key_file);
+		key = read_key(key_file);
 		if (!key) {
 			explicit_bzero(buf, sizeof(buf));
 			return EXIT_FAIL;

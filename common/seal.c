@@ -79,7 +79,7 @@ struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE])
 	return k;
 }
 
-struct seal_key *seal_key_load(const char *path, uid_t uid, unsigned flags, char *why,
+struct seal_key *seal_key_read(const char *path, uid_t uid, unsigned flags, char *why,
 			       size_t whylen)
 {
 	uint8_t raw[SEAL_MAX];

@@ -50,7 +50,7 @@ struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE]);
  * SEAL_KEY_SIZE bytes that pass seedfile_check_bytes()) and derives the
  * subkeys. NULL with the reason in why.
  */
-struct seal_key *seal_key_load(const char *path, uid_t uid, unsigned flags, char *why,
+struct seal_key *seal_key_read(const char *path, uid_t uid, unsigned flags, char *why,
 			       size_t whylen);
 
 void seal_key_free(struct seal_key *k);

@@ -487,7 +487,7 @@ int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t le
 	return 0;
 }
 
-int seedfile_store(struct seedfile *sf, const uint8_t *buf, size_t len)
+int seedfile_write(struct seedfile *sf, const uint8_t *buf, size_t len)
 {
 	return seedfile_write_at(sf->dirfd, sf->base, buf, len, 0);
 }
@@ -499,7 +499,7 @@ static int machine_name(const struct seedfile *sf, char name[NAME_MAX + 1])
 	return n < 0 || n > NAME_MAX ? -ENAMETOOLONG : 0;
 }
 
-int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_MACHINE_SIZE],
+int seedfile_machine_read(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_MACHINE_SIZE],
 			  char *why, size_t whylen)
 {
 	char name[NAME_MAX + 1], hex[2 * SEEDFILE_MACHINE_SIZE + 2];
@@ -551,7 +551,7 @@ int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_
 	return 0;
 }
 
-int seedfile_machine_store(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE])
+int seedfile_machine_write(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE])
 {
 	char name[NAME_MAX + 1], hex[2 * SEEDFILE_MACHINE_SIZE + 2];
 	int r;

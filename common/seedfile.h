@@ -82,7 +82,7 @@ int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], siz
 int seedfile_generate(uint8_t *seed, size_t len, char *why, size_t whylen);
 
 /* Replaces the seedfile atomically and durably; 0 or -errno. */
-int seedfile_store(struct seedfile *sf, const uint8_t *buf, size_t len);
+int seedfile_write(struct seedfile *sf, const uint8_t *buf, size_t len);
 
 /*
  * Writes name in dirfd atomically and durably: temp file (O_EXCL, 0600) in
@@ -127,11 +127,11 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
  * symlink) owned by uid. 0; -ENOENT; -EINVAL if malformed; -EPERM when
  * refused, or another -errno, with the reason in why.
  */
-int seedfile_machine_load(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_MACHINE_SIZE],
+int seedfile_machine_read(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_MACHINE_SIZE],
 			  char *why, size_t whylen);
 
 /* Replaces "<seedfile>.machine" atomically and durably; 0 or -errno. */
-int seedfile_machine_store(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE]);
+int seedfile_machine_write(struct seedfile *sf, const uint8_t hash[SEEDFILE_MACHINE_SIZE]);
 
 /* Removes "<seedfile>.machine" (once the seed is encrypted); 0 or -errno. */
 int seedfile_machine_remove(struct seedfile *sf);

@@ -391,8 +391,8 @@ static int start(struct daemon *d, int *listen_fd)
 		d->own_socket = 1;
 	}
 
-	if (store_load_key(&d->store, d->cfg->key_file) < 0 ||
-	    store_load_machine_id(&d->store, d->cfg->machine_id_file) < 0)
+	if (store_read_key(&d->store, d->cfg->key_file) < 0 ||
+	    store_read_machine_id(&d->store, d->cfg->machine_id_file) < 0)
 		return EXIT_CONFIG;
 	if (d->cfg->migrate_raw && !d->store.key) {
 		log_err(

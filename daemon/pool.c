@@ -79,7 +79,7 @@ static int platform_source(void *data, unsigned char *out, size_t len, size_t *o
 /* Stores a new seed and makes it the one the seed source hands out. */
 static int pool_store(struct pool *p, const uint8_t *buf, size_t len)
 {
-	int r = p->store ? p->store(p->store_ctx, buf, len) : seedfile_store(p->sf, buf, len);
+	int r = p->store ? p->store(p->store_ctx, buf, len) : seedfile_write(p->sf, buf, len);
 
 	if (r == 0) {
 		memcpy(p->seed, buf, len);
@@ -131,7 +131,7 @@ static void secure_free(void *m, size_t len)
 
 /* Derives the next seed from the pool and stores it; the Mbed TLS way. */
 #if POOL_NV_SEED
-static int derive_and_store(struct pool *p)
+static int derive_and_write(struct pool *p)
 {
 	nv_errno = 0;
 	if (mbedtls_entropy_update_nv_seed(&p->entropy) != 0)
@@ -139,7 +139,7 @@ static int derive_and_store(struct pool *p)
 	return 0;
 }
 #else
-static int derive_and_store(struct pool *p)
+static int derive_and_write(struct pool *p)
 {
 	uint8_t next[SEEDFILE_MAX];
 	size_t len =
@@ -221,7 +221,7 @@ struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
 		goto fail;
 	}
 #if !POOL_NV_SEED
-	r = derive_and_store(p);
+	r = derive_and_write(p);
 	if (r < 0) {
 		snprintf(why, whylen, "cannot write the new seed to %s: %s", sf->path,
 			 strerror(-r));
@@ -275,7 +275,7 @@ int pool_mix(struct pool *p, const uint8_t *in, size_t n)
 
 int pool_save(struct pool *p)
 {
-	return derive_and_store(p);
+	return derive_and_write(p);
 }
 
 size_t pool_seed_size(const struct pool *p)

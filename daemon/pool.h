@@ -14,7 +14,7 @@ struct pool_opts {
 	/* Mixed into the pool before the first gather: clones of one seedfile diverge. */
 	const uint8_t *identity;
 	size_t identity_len;
-	/* Stores a new seed durably (e.g. encrypted); NULL: seedfile_store(). 0 or -errno. */
+	/* Stores a new seed durably (e.g. encrypted); NULL: seedfile_write(). 0 or -errno. */
 	int (*store)(void *ctx, const uint8_t *seed, size_t len);
 	void *store_ctx;
 };

@@ -24,11 +24,11 @@ int store_write(void *ctx, const uint8_t *seed, size_t len)
 		/* Never write a seed that store_read() would refuse to read back. */
 		if (seedfile_check_bytes(seed, len, why, sizeof(why)) < 0)
 			return -EINVAL;
-		r = seedfile_store(&st->sf, seed, len);
+		r = seedfile_write(&st->sf, seed, len);
 		if (r < 0 || memcmp(st->machine, unknown, sizeof(unknown)) == 0)
 			return r;
 		/* Only diagnostics depend on it: a failure here does not fail the save. */
-		n = seedfile_machine_store(&st->sf, st->machine);
+		n = seedfile_machine_write(&st->sf, st->machine);
 		if (n < 0)
 			log_warn("cannot record the machine of %s in %s.machine: %s", st->sf.path,
 				 st->sf.path, strerror(-n));
@@ -37,7 +37,7 @@ int store_write(void *ctx, const uint8_t *seed, size_t len)
 	n = seal_seal(st->key, seed, len, st->machine, buf);
 	if (n < 0)
 		return n;
-	r = seedfile_store(&st->sf, buf, (size_t)n);
+	r = seedfile_write(&st->sf, buf, (size_t)n);
 	explicit_bzero(buf, sizeof(buf));
 	if (r == 0 && st->migrate) {
 		st->migrate = 0;
@@ -49,7 +49,7 @@ int store_write(void *ctx, const uint8_t *seed, size_t len)
 	return r;
 }
 
-int store_load_key(struct store *st, const char *key_file)
+int store_read_key(struct store *st, const char *key_file)
 {
 	const char *creds = getenv("CREDENTIALS_DIRECTORY");
 	char path[4096], why[256];
@@ -67,7 +67,7 @@ int store_load_key(struct store *st, const char *key_file)
 	} else {
 		return 0;
 	}
-	st->key = seal_key_load(path, geteuid(), flags, why, sizeof(why));
+	st->key = seal_key_read(path, geteuid(), flags, why, sizeof(why));
 	if (!st->key) {
 		log_err("refusing key file %s: %s", path, why);
 		return -1;
@@ -75,7 +75,7 @@ int store_load_key(struct store *st, const char *key_file)
 	return 0;
 }
 
-int store_load_machine_id(struct store *st, const char *file)
+int store_read_machine_id(struct store *st, const char *file)
 {
 	const char *path = file ? file : STORE_MACHINE_ID_FILE;
 	_cleanup_close_ int fd = -1;
@@ -144,7 +144,7 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 	}
 	if (r == 0) {
 		/* Checked in either format: a sibling seedd would not have written is refused. */
-		m = seedfile_machine_load(&st->sf, geteuid(), recorded, why, sizeof(why));
+		m = seedfile_machine_read(&st->sf, geteuid(), recorded, why, sizeof(why));
 		if (m == -EINVAL)
 			log_warn("ignoring malformed %s.machine", st->sf.path);
 		else if (m < 0 && m != -ENOENT)

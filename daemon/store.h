@@ -32,14 +32,14 @@ struct store {
  * Loads the key from key_file, else from the systemd credential "seedd.key"
  * in $CREDENTIALS_DIRECTORY; no key at all is fine. 0, or -1 after logging.
  */
-int store_load_key(struct store *st, const char *key_file);
+int store_read_key(struct store *st, const char *key_file);
 
 /*
  * Reads the machine identity from file, else from /etc/machine-id. Only an
  * explicit file must be usable (without one, clone detection is off).
  * 0, or -1 after logging.
  */
-int store_load_machine_id(struct store *st, const char *file);
+int store_read_machine_id(struct store *st, const char *file);
 
 /*
  * Reads and checks the seedfile in either format, and its ".machine"

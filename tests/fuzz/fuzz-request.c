@@ -54,7 +54,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	atexit(cleanup);
 	for (size_t i = 0; i < sizeof(seed); i++)
 		seed[i] = (uint8_t)(i * 7 + 1);
-	fuzz_assert(seedfile_store(&sf, seed, sizeof(seed)) == 0);
+	fuzz_assert(seedfile_write(&sf, seed, sizeof(seed)) == 0);
 	pool = pool_new(&sf, seed, sizeof(seed), &popts, why, sizeof(why));
 	fuzz_assert(pool != NULL);
 	stats.seed_file = path;

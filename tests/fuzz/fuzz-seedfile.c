@@ -162,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_assert(len == n && memcmp(buf, data, n) == 0);
 
 	/* Round trip through the atomic writer. */
-	fuzz_assert(seedfile_store(&sf, data, n) == 0);
+	fuzz_assert(seedfile_write(&sf, data, n) == 0);
 	fuzz_assert(faccessat(dirfd, "." NAME ".tmp", F_OK, 0) < 0);
 	fuzz_assert(seedfile_load(&sf, geteuid(), again, &len, why, sizeof(why)) == 0);
 	fuzz_assert(len == n && memcmp(again, data, n) == 0);

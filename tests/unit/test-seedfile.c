@@ -116,7 +116,7 @@ static void test_atomic_replace(struct seedfile *sf)
 	/* A temp file left by a killed writer does not get in the way. */
 	snprintf(tmp, sizeof(tmp), "%s/.seedfile.tmp", dir);
 	put(".seedfile.tmp", a, 10, 0600);
-	CHECK_EQ(seedfile_store(sf, b, 64), 0);
+	CHECK_EQ(seedfile_write(sf, b, 64), 0);
 	CHECK(stat(path, &after) == 0);
 	CHECK(before.st_ino != after.st_ino);
 	CHECK_EQ(after.st_mode & 07777, 0600);
@@ -133,7 +133,7 @@ static void test_atomic_replace(struct seedfile *sf)
 	/* Without write permission on the dir the old file stays (root ignores modes). */
 	if (geteuid() != 0) {
 		chmod(dir, 0500);
-		CHECK_EQ(seedfile_store(sf, a, 64), -EACCES);
+		CHECK_EQ(seedfile_write(sf, a, 64), -EACCES);
 		chmod(dir, 0700);
 		CHECK_EQ(seedfile_load(sf, geteuid(), buf, &len, why, sizeof(why)), 0);
 		CHECK(memcmp(buf, b, 64) == 0);
@@ -163,7 +163,7 @@ static void test_lock(struct seedfile *sf)
 	uint8_t next[32];
 
 	fill(next, sizeof(next), 3);
-	CHECK_EQ(seedfile_store(sf, next, sizeof(next)), 0);
+	CHECK_EQ(seedfile_write(sf, next, sizeof(next)), 0);
 	CHECK_EQ(seedfile_open(&other, path, why, sizeof(why)), 0);
 	CHECK_EQ(seedfile_lock(&other, &me, &holder, why, sizeof(why)), -EWOULDBLOCK);
 	seedfile_close(&other);
