@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The only file that includes Mbed TLS headers. Version differences and the
- * translation of Mbed TLS error codes live here.
+ * The entropy pool. With common/seal.c, the only file that includes Mbed TLS
+ * headers; the differences between Mbed TLS versions and the translation of
+ * Mbed TLS error codes live here.
  *
  * The entropy context starts with no sources but ours, whatever the Mbed TLS
  * build configured: the seed (strong) and, unless disabled, getrandom(2)
@@ -42,9 +43,9 @@ static const unsigned char personalization[] = "seedd pool v1";
 struct pool {
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	struct seedfile *sf;
-	int (*store)(void *ctx, const uint8_t *seed, size_t len);
-	void *store_ctx;
+	const char *name;
+	int (*write)(void *ctx, const uint8_t *seed, size_t len);
+	void *write_ctx;
 	uint8_t seed[SEEDFILE_MAX];
 	size_t seed_len;
 };
@@ -76,10 +77,10 @@ static int platform_source(void *data, unsigned char *out, size_t len, size_t *o
 	return 0;
 }
 
-/* Stores a new seed and makes it the one the seed source hands out. */
-static int pool_store(struct pool *p, const uint8_t *buf, size_t len)
+/* Writes a new seed and makes it the one the seed source hands out. */
+static int write_seed(struct pool *p, const uint8_t *buf, size_t len)
 {
-	int r = p->store ? p->store(p->store_ctx, buf, len) : seedfile_write(p->sf, buf, len);
+	int r = p->write(p->write_ctx, buf, len);
 
 	if (r == 0) {
 		memcpy(p->seed, buf, len);
@@ -105,7 +106,7 @@ static int nv_write(unsigned char *buf, size_t len)
 {
 	if (!nv_pool || !seedfile_size_ok(len))
 		return -1;
-	nv_errno = -pool_store(nv_pool, buf, len);
+	nv_errno = -write_seed(nv_pool, buf, len);
 	return nv_errno ? -1 : (int)len;
 }
 #endif
@@ -129,7 +130,7 @@ static void secure_free(void *m, size_t len)
 	munmap(m, len);
 }
 
-/* Derives the next seed from the pool and stores it; the Mbed TLS way. */
+/* Derives the next seed from the pool and writes it; the Mbed TLS way. */
 #if POOL_NV_SEED
 static int derive_and_write(struct pool *p)
 {
@@ -151,8 +152,8 @@ static int derive_and_write(struct pool *p)
 		log_err("Mbed TLS entropy gather failed: -0x%04x", (unsigned)-r);
 		return -EIO;
 	}
-	r = pool_store(p, next, len);
-	/* As Mbed TLS does: the stored seed also feeds the pool. */
+	r = write_seed(p, next, len);
+	/* As Mbed TLS does: the written seed also feeds the pool. */
 	if (r == 0)
 		r = mbedtls_entropy_update_manual(&p->entropy, next, len) ? -EIO : 0;
 	explicit_bzero(next, sizeof(next));
@@ -160,20 +161,28 @@ static int derive_and_write(struct pool *p)
 }
 #endif
 
-struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
-		      const struct pool_opts *opts, char *why, size_t whylen)
+struct pool *pool_new(const uint8_t *seed, size_t len, const struct pool_opts *opts, char *why,
+		      size_t whylen)
 {
 	struct pool *p;
 	int r;
 
+	if (!opts->write) {
+		snprintf(why, whylen, "no writer for the seed of %s", opts->name);
+		return NULL;
+	}
+	if (!seedfile_size_ok(len)) {
+		snprintf(why, whylen, "a %zu-byte seed; a seed has 32 or 64 bytes", len);
+		return NULL;
+	}
 	p = secure_alloc(sizeof(*p));
 	if (!p) {
 		snprintf(why, whylen, "out of memory");
 		return NULL;
 	}
-	p->sf = sf;
-	p->store = opts->store;
-	p->store_ctx = opts->store_ctx;
+	p->name = opts->name;
+	p->write = opts->write;
+	p->write_ctx = opts->write_ctx;
 	memcpy(p->seed, seed, len);
 	p->seed_len = len;
 	mbedtls_entropy_init(&p->entropy);
@@ -212,7 +221,7 @@ struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
 	if (r != 0) {
 #if POOL_NV_SEED
 		if (nv_errno) {
-			snprintf(why, whylen, "cannot write the new seed to %s: %s", sf->path,
+			snprintf(why, whylen, "cannot write the new seed to %s: %s", p->name,
 				 strerror(nv_errno));
 			goto fail;
 		}
@@ -223,8 +232,7 @@ struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
 #if !POOL_NV_SEED
 	r = derive_and_write(p);
 	if (r < 0) {
-		snprintf(why, whylen, "cannot write the new seed to %s: %s", sf->path,
-			 strerror(-r));
+		snprintf(why, whylen, "cannot write the new seed to %s: %s", p->name, strerror(-r));
 		goto fail;
 	}
 #endif

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The entropy pool: Mbed TLS entropy and CTR_DRBG, seeded from the seed file. */
 #ifndef SEEDD_POOL_H
 #define SEEDD_POOL_H
 
@@ -10,23 +11,24 @@
 struct pool;
 
 struct pool_opts {
+	const char *name; /* what the seed is kept in, for messages */
+	/* Writes a new seed durably (raw or sealed): 0 or -errno. Required. */
+	int (*write)(void *ctx, const uint8_t *seed, size_t len);
+	void *write_ctx;
 	int platform_entropy; /* add getrandom(2) as a strong source */
 	/* Mixed into the pool before the first gather: clones of one seedfile diverge. */
 	const uint8_t *identity;
 	size_t identity_len;
-	/* Stores a new seed durably (e.g. encrypted); NULL: seedfile_write(). 0 or -errno. */
-	int (*store)(void *ctx, const uint8_t *seed, size_t len);
-	void *store_ctx;
 };
 
 /*
  * Creates the entropy + CTR_DRBG context from the seed (len bytes, the
  * seedfile's current content) and performs the first gather, which writes a
- * new seed to sf durably before it returns. Nothing may be served before
- * this succeeded. Returns NULL with a message in why on failure.
+ * new seed through opts->write before it returns. Nothing may be served
+ * before this succeeded. Returns NULL with a message in why on failure.
  */
-struct pool *pool_new(struct seedfile *sf, const uint8_t *seed, size_t len,
-		      const struct pool_opts *opts, char *why, size_t whylen);
+struct pool *pool_new(const uint8_t *seed, size_t len, const struct pool_opts *opts, char *why,
+		      size_t whylen);
 
 void pool_free(struct pool *p);
 

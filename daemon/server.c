@@ -77,7 +77,9 @@ struct ratelimit {
 struct server {
 	struct event_base *base;
 	struct pool *pool;
-	struct seedd_stats *stats;
+	server_status_fn *status;
+	void *status_ctx;
+	struct server_counters counted;
 	struct server_opts opts;
 	struct event *accept_ev;
 	struct event *backoff_ev;
@@ -330,28 +332,16 @@ static int send_status(int fd, uint8_t *buf, uint8_t op, uint16_t status)
 static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 {
 	struct seedd_status_info info = {
-		.uptime_s = (uint64_t)((now_ms() - s->stats->start_ms) / 1000),
-		.requests = s->stats->requests,
-		.bytes_served = s->stats->bytes_served,
-		.last_save_unix = s->stats->last_save_unix,
+		.requests = s->counted.requests,
+		.bytes_served = s->counted.bytes_served,
 		.clients = s->n_conns,
 		.seed_size = (uint32_t)pool_seed_size(s->pool),
 		.flags = SEEDD_STATUS_SEEDED,
-		.last_save_error = s->stats->last_save_error,
-		.saves = s->stats->saves,
-		.save_failures = s->stats->save_failures,
 	};
 	size_t hl;
 
-	if (!s->stats->last_save_error)
-		info.flags |= SEEDD_STATUS_LAST_SAVE_OK;
-	if (s->stats->encrypted)
-		info.flags |= SEEDD_STATUS_ENCRYPTED;
-	if (s->stats->clone_suspected)
-		info.flags |= SEEDD_STATUS_CLONE_SUSPECTED;
-	info.flags |= s->stats->seed_origin & SEEDD_STATUS_ORIGIN_MASK;
+	s->status(s->status_ctx, &info);
 	snprintf(info.version, sizeof(info.version), "%s", SEEDD_VERSION);
-	snprintf(info.seed_file, sizeof(info.seed_file), "%s", s->stats->seed_file);
 	if (!trusted) {
 		/* Others learn the version and the health: what is not kept here is withheld. */
 		struct seedd_status_info limited = {
@@ -368,13 +358,13 @@ static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 }
 
 size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated, int trusted,
-		     uint8_t out[SEEDD_PROTO_MAX_MSG], uint32_t *served)
+		     uint8_t out[SEEDD_PROTO_MAX_MSG], struct server_counters *add)
 {
 	struct proto_msg msg;
 	enum seedd_status st;
 	size_t hl;
 
-	*served = 0;
+	*add = (struct server_counters){ 0 };
 	st = truncated ? SEEDD_ST_MALFORMED : proto_parse_request(in, n, &msg);
 	if (st != SEEDD_ST_OK)
 		return proto_put_hdr(out, n >= 2 ? in[1] : 0, (uint16_t)st, 0);
@@ -387,31 +377,36 @@ size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncate
 		hl = proto_put_hdr(out, SEEDD_OP_GET_SEED, SEEDD_ST_OK, req.bytes);
 		if (pool_random(s->pool, out + hl, req.bytes) < 0)
 			return proto_put_hdr(out, SEEDD_OP_GET_SEED, SEEDD_ST_INTERNAL, 0);
-		*served = req.bytes;
+		*add = (struct server_counters){ .requests = 1, .bytes_served = req.bytes };
 		return hl + req.bytes;
 	}
 	case SEEDD_OP_PUT_SEED:
 		if (pool_mix(s->pool, msg.payload, msg.len) < 0)
 			return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_INTERNAL, 0);
-		s->stats->requests++;
+		*add = (struct server_counters){ .requests = 1 };
 		return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_OK, 0);
 	default:
 		return handle_status(s, out, trusted);
 	}
 }
 
+void server_counters(const struct server *s, struct server_counters *out)
+{
+	*out = s->counted;
+}
+
 /* Answers one request; returns -1 when the connection must be closed. */
 static int handle_request(struct server *s, struct conn *c, size_t n, int truncated)
 {
-	uint32_t served;
-	size_t len = server_answer(s, s->in, n, truncated, c->trusted, s->out, &served);
+	struct server_counters add;
+	size_t len = server_answer(s, s->in, n, truncated, c->trusted, s->out, &add);
 	int r = send_reply(c->fd, s->out, len);
 
 	explicit_bzero(s->out, len);
-	/* Output counts as served only once the peer has it. */
-	if (r == 0 && served) {
-		s->stats->requests++;
-		s->stats->bytes_served += served;
+	/* A request counts, with what it served, only once the peer has the reply. */
+	if (r == 0) {
+		s->counted.requests += add.requests;
+		s->counted.bytes_served += add.bytes_served;
 	}
 	return r;
 }
@@ -717,7 +712,8 @@ static unsigned reserved(unsigned max_clients)
 }
 
 struct server *server_new(struct event_base *base, int fd, struct pool *pool,
-			  const struct server_opts *opts, struct seedd_stats *stats)
+			  const struct server_opts *opts, server_status_fn *status,
+			  void *status_ctx)
 {
 	struct server *s = calloc(1, sizeof(*s));
 
@@ -727,7 +723,8 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 	}
 	s->base = base;
 	s->pool = pool;
-	s->stats = stats;
+	s->status = status;
+	s->status_ctx = status_ctx;
 	s->opts = *opts;
 	s->fd = fd;
 	s->self_uid = geteuid();

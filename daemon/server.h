@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The socket server: binding, connections and their limits, requests and replies. */
 #ifndef SEEDD_SERVER_H
 #define SEEDD_SERVER_H
 
@@ -12,20 +13,17 @@ struct event_base;
 struct pool;
 struct server;
 
-/* What STATUS reports; the server counts requests, main records saves. */
-struct seedd_stats {
-	int64_t start_ms; /* monotonic */
-	uint64_t requests;
+/* What the server counts: requests answered and the fresh bytes they carried. */
+struct server_counters {
+	uint64_t requests; /* GET_SEED and PUT_SEED */
 	uint64_t bytes_served;
-	uint64_t saves;
-	uint64_t save_failures;
-	int64_t last_save_unix;
-	int last_save_error; /* errno of the last save, 0 if it succeeded */
-	const char *seed_file;
-	int encrypted;
-	int clone_suspected;
-	uint32_t seed_origin; /* SEEDD_STATUS_ORIGIN_* */
 };
+
+/*
+ * Fills in what the server does not own of a STATUS reply (the saves, the
+ * seed file, the uptime); the server adds its counters and the pool's.
+ */
+typedef void server_status_fn(void *ctx, struct seedd_status_info *info);
 
 /*
  * Connection limits: max_clients in all; max_clients_per_uid for one uid
@@ -59,18 +57,22 @@ void server_unbind(int dirfd, const char *path);
 
 /* Serves the listening socket fd on base; takes ownership of fd. */
 struct server *server_new(struct event_base *base, int fd, struct pool *pool,
-			  const struct server_opts *opts, struct seedd_stats *stats);
+			  const struct server_opts *opts, server_status_fn *status,
+			  void *status_ctx);
 
 void server_free(struct server *s);
+
+/* The requests answered so far: counted once the peer has the reply. */
+void server_counters(const struct server *s, struct server_counters *out);
 
 /*
  * Answers one request of n bytes (truncated: the peer sent more than fits)
  * from a peer that is trusted (root, the daemon's uid, the allow lists) or
  * not, with a reply in out, without touching a socket: the connection
  * handler's core, also driven directly by the fuzz tests. Returns the reply
- * length; *served is the number of fresh bytes the reply carries.
+ * length; *add is what the answer adds to the counters once it is sent.
  */
 size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated, int trusted,
-		     uint8_t out[SEEDD_PROTO_MAX_MSG], uint32_t *served);
+		     uint8_t out[SEEDD_PROTO_MAX_MSG], struct server_counters *add);
 
 #endif

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* The seed as stored: raw or sealed, the key, the machine identity, migration. */
+/*
+ * The seed as stored: the seed file's directory and lock, raw or sealed, the
+ * key, the machine identity, migration, and a seed file made when missing.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -8,10 +11,41 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "seedd-protocol.h"
 #include "store.h"
 #include "util.h"
 
+/* Where a key comes from, for messages. */
+#define KEY_HINT "(--key-file, or the credential " STORE_CREDENTIAL_KEY ")"
+
 static const uint8_t unknown[SEAL_HASH_SIZE];
+
+int store_open(struct store *st, const struct store_opts *opts)
+{
+	/* The state directory and the lock file are ours alone. */
+	const struct seedfile_owners owners = { .uid = { geteuid() }, .n = 1 };
+	char why[1024];
+	pid_t holder;
+	int r;
+
+	*st = (struct store){ .opts = *opts };
+	r = seedfile_open(&st->sf, opts->path, why, sizeof(why));
+	if (r == 0)
+		r = seedfile_trust_dir(st->sf.dirfd, st->sf.dir, &owners, why, sizeof(why));
+	if (r < 0) {
+		log_err("refusing seed file %s: %s", opts->path, why);
+		return -1;
+	}
+	r = seedfile_lock(&st->sf, &owners, &holder, why, sizeof(why));
+	if (r == -EWOULDBLOCK && holder > 0)
+		log_err("seed file %s is in use by another seedd (pid %ld)", opts->path,
+			(long)holder);
+	else if (r == -EWOULDBLOCK)
+		log_err("seed file %s is in use by another seedd", opts->path);
+	else if (r < 0)
+		log_err("%s", why);
+	return r < 0 ? -1 : 0;
+}
 
 int store_write(void *ctx, const uint8_t *seed, size_t len)
 {
@@ -49,7 +83,8 @@ int store_write(void *ctx, const uint8_t *seed, size_t len)
 	return r;
 }
 
-int store_read_key(struct store *st, const char *key_file)
+/* The key from key_file, else the credential; none at all is fine. 0, or -1 after logging. */
+static int read_key(struct store *st, const char *key_file)
 {
 	const char *creds = getenv("CREDENTIALS_DIRECTORY");
 	char path[4096], why[256];
@@ -75,7 +110,8 @@ int store_read_key(struct store *st, const char *key_file)
 	return 0;
 }
 
-int store_read_machine_id(struct store *st, const char *file)
+/* The machine identity from file (which must be usable), else from /etc/machine-id. */
+static int read_machine_id(struct store *st, const char *file)
 {
 	const char *path = file ? file : STORE_MACHINE_ID_FILE;
 	_cleanup_close_ int fd = -1;
@@ -116,7 +152,8 @@ static void check_clone(struct store *st, const uint8_t stored[SEAL_HASH_SIZE])
 		 st->sf.path);
 }
 
-int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
+/* The seed file in either format, and its ".machine" sibling. 0, -ENOENT, or -1 after logging. */
+static int read_seed(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 {
 	uint8_t buf[SEAL_MAX], stored[SEAL_HASH_SIZE] = { 0 }, recorded[SEAL_HASH_SIZE];
 	struct seal_info info;
@@ -131,12 +168,10 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 	if (r == 0)
 		r = seal_parse(buf, n, &info, why, sizeof(why));
 	if (r == 0 && info.encrypted && !st->key) {
-		snprintf(why, sizeof(why),
-			 "is encrypted, and no key is configured (--key-file, or the credential " STORE_CREDENTIAL_KEY
-			 ")");
+		snprintf(why, sizeof(why), "is encrypted, and no key is configured " KEY_HINT);
 		r = -EINVAL;
 	}
-	if (r == 0 && !info.encrypted && st->key && !st->migrate_raw) {
+	if (r == 0 && !info.encrypted && st->key && !st->opts.migrate_raw) {
 		snprintf(why, sizeof(why),
 			 "is not encrypted, but a key is configured: a raw seed file is not authenticated, so whoever wrote it chose the seed; encrypt it once by starting seedd with --migrate-raw, or replace it with 'seedctl provision --key-file KEY --force %s'",
 			 st->sf.path);
@@ -154,7 +189,7 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 	}
 	if (r == 0 && info.encrypted) {
 		r = seal_open(st->key, buf, n, seed, len, stored, why, sizeof(why));
-		if (r == 0 && st->migrate_raw)
+		if (r == 0 && st->opts.migrate_raw)
 			log_notice("seed file %s is encrypted already; --migrate-raw is not needed",
 				   st->sf.path);
 	} else if (r == 0) {
@@ -162,8 +197,7 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 		*len = n;
 		if (st->key) {
 			st->migrate = 1;
-			log_notice("seed file %s is not encrypted; encrypting it with the first "
-				   "update (--migrate-raw)",
+			log_notice("seed file %s is not encrypted; encrypting it with the first update (--migrate-raw)",
 				   st->sf.path);
 		}
 	}
@@ -174,6 +208,64 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 	}
 	check_clone(st, stored);
 	return 0;
+}
+
+/* A missing seed file, made from getrandom(2) where the options allow. 0, or -1 after logging. */
+static int create_seed(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
+{
+	const char *path = st->opts.path;
+	char why[512];
+	int r;
+
+	if (!st->opts.create || !st->opts.platform_entropy) {
+		log_err("seed file %s does not exist%s; create one with 'seedctl provision %s'",
+			path,
+			st->opts.create ? " and platform entropy is off"
+					: " and --no-create is given",
+			path);
+		return -1;
+	}
+	*len = SEEDFILE_MAX;
+	if (seedfile_generate(seed, *len, why, sizeof(why)) < 0) {
+		log_err("cannot create %s: %s", path, why);
+		return -1;
+	}
+	r = store_write(st, seed, *len);
+	if (r < 0) {
+		log_err("cannot create seed file %s: %s", path, strerror(-r));
+		explicit_bzero(seed, SEEDFILE_MAX);
+		return -1;
+	}
+	log_notice("created seed file %s from getrandom(2)", path);
+	st->origin = SEEDD_STATUS_ORIGIN_CREATED;
+	return 0;
+}
+
+int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
+{
+	int r;
+
+	if (read_key(st, st->opts.key_file) < 0 ||
+	    read_machine_id(st, st->opts.machine_id_file) < 0)
+		return -1;
+	if (st->opts.migrate_raw && !st->key) {
+		log_err(
+		    "--migrate-raw encrypts a raw seed file, but no key is configured " KEY_HINT);
+		return -1;
+	}
+	r = read_seed(st, seed, len);
+	st->origin = st->migrate ? SEEDD_STATUS_ORIGIN_MIGRATED : SEEDD_STATUS_ORIGIN_FILE;
+	return r == -ENOENT ? create_seed(st, seed, len) : r;
+}
+
+void store_status(const struct store *st, struct seedd_status_info *info)
+{
+	if (st->key)
+		info->flags |= SEEDD_STATUS_ENCRYPTED;
+	if (st->clone_suspected)
+		info->flags |= SEEDD_STATUS_CLONE_SUSPECTED;
+	info->flags |= st->origin & SEEDD_STATUS_ORIGIN_MASK;
+	snprintf(info->seed_file, sizeof(info->seed_file), "%s", st->opts.path);
 }
 
 void store_close(struct store *st)

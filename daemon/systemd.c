@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* systemd glue through sd_listen_fds() and sd_notify(); no-ops without libsystemd. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -13,6 +14,15 @@
 #endif
 
 #include "systemd.h"
+
+void systemd_saved(const char *socket, const char *seed_file, int error)
+{
+	if (error)
+		systemd_status("Serving on %s; saving %s failed: %s", socket, seed_file,
+			       strerror(error));
+	else
+		systemd_status("Serving on %s; seed file %s saved", socket, seed_file);
+}
 
 #if HAVE_SYSTEMD
 int systemd_listen_fd(char *why, size_t whylen)

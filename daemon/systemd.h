@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* systemd glue: socket activation, readiness and status, the watchdog. */
 #ifndef SEEDD_SYSTEMD_H
 #define SEEDD_SYSTEMD_H
 
@@ -15,6 +16,9 @@ int systemd_listen_fd(char *why, size_t whylen);
 void systemd_ready(const char *status);
 void systemd_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void systemd_stopping(void);
+
+/* The status after a save: serving on socket, and whether seed_file was saved (error 0). */
+void systemd_saved(const char *socket, const char *seed_file, int error);
 void systemd_watchdog(void);
 
 /* The watchdog period systemd asked for, in microseconds; 0 when none. */

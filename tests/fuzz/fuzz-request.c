@@ -5,6 +5,7 @@
  * reply must be a well-formed reply to it.
  */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -21,7 +22,7 @@
 /* tmpfs when there is one: the writer fsyncs on every input. */
 static char dir[] = "/dev/shm/seedd-fuzz-XXXXXX";
 static struct seedfile sf;
-static struct seedd_stats stats;
+static char path[64];
 static struct server *srv;
 
 static void cleanup(void)
@@ -32,12 +33,30 @@ static void cleanup(void)
 	rmdir(dir);
 }
 
+/* The pool's writer: the raw seed file, as seedd without a key writes it. */
+static int write_seed(void *ctx, const uint8_t *seed, size_t len)
+{
+	return seedfile_write(ctx, seed, len);
+}
+
+/* What main.c adds to STATUS; the server's own part is what is fuzzed. */
+static void fill_status(void *ctx, struct seedd_status_info *info)
+{
+	(void)ctx;
+	snprintf(info->seed_file, sizeof(info->seed_file), "%s", path);
+	info->flags |= SEEDD_STATUS_LAST_SAVE_OK;
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static const struct server_opts opts = { .max_clients = 1 };
-	static const struct pool_opts popts = { .platform_entropy = 1 };
+	const struct pool_opts popts = {
+		.name = path,
+		.write = write_seed,
+		.write_ctx = &sf,
+		.platform_entropy = 1,
+	};
 	uint8_t seed[SEEDFILE_MAX];
-	static char path[64]; /* the stats point at it for good */
 	char why[256];
 	struct event_base *base;
 	struct pool *pool;
@@ -55,15 +74,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	for (size_t i = 0; i < sizeof(seed); i++)
 		seed[i] = (uint8_t)(i * 7 + 1);
 	fuzz_assert(seedfile_write(&sf, seed, sizeof(seed)) == 0);
-	pool = pool_new(&sf, seed, sizeof(seed), &popts, why, sizeof(why));
+	pool = pool_new(seed, sizeof(seed), &popts, why, sizeof(why));
 	fuzz_assert(pool != NULL);
-	stats.seed_file = path;
 	base = event_base_new();
 	fuzz_assert(base != NULL);
 	/* The server wants a socket to watch; it is never read here. */
 	fuzz_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
 	close(sv[1]);
-	srv = server_new(base, sv[0], pool, &opts, &stats);
+	srv = server_new(base, sv[0], pool, &opts, fill_status, NULL);
 	fuzz_assert(srv != NULL);
 	return 0;
 }
@@ -76,17 +94,20 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 	int truncated = size > SEEDD_PROTO_MAX_MSG;
 	size_t n = truncated ? SEEDD_PROTO_MAX_MSG : size;
 	uint8_t *in = malloc(n ? n : 1);
-	uint64_t requests = stats.requests;
+	struct server_counters before, after, add;
 	struct seedd_hdr hdr;
 	struct proto_msg req, rep;
-	uint32_t served;
 	size_t len;
 	int r;
 
 	if (!in)
 		return;
 	memcpy(in, data, n);
-	len = server_answer(srv, in, n, truncated, trusted, out, &served);
+	server_counters(srv, &before);
+	len = server_answer(srv, in, n, truncated, trusted, out, &add);
+	/* Counting waits for the reply to be sent, which happens elsewhere. */
+	server_counters(srv, &after);
+	fuzz_assert(after.requests == before.requests && after.bytes_served == before.bytes_served);
 
 	fuzz_assert(len >= sizeof(hdr) && len <= SEEDD_PROTO_MAX_MSG);
 	memcpy(&hdr, out, sizeof(hdr));
@@ -96,8 +117,7 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 
 	if (truncated || proto_parse_request(in, n, &req) != SEEDD_ST_OK) {
 		/* A refused request changes nothing and serves nothing. */
-		fuzz_assert(hdr.status != SEEDD_ST_OK && served == 0);
-		fuzz_assert(stats.requests == requests);
+		fuzz_assert(hdr.status != SEEDD_ST_OK && add.requests == 0 && add.bytes_served == 0);
 		free(in);
 		return;
 	}
@@ -107,9 +127,10 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 		struct seedd_get_req g;
 
 		memcpy(&g, req.payload, sizeof(g));
-		fuzz_assert(served == g.bytes && rep.len == g.bytes);
+		fuzz_assert(add.requests == 1 && add.bytes_served == g.bytes && rep.len == g.bytes);
 	} else {
-		fuzz_assert(served == 0);
+		fuzz_assert(add.requests == (req.hdr.opcode == SEEDD_OP_PUT_SEED) &&
+			    add.bytes_served == 0);
 	}
 	if (req.hdr.opcode == SEEDD_OP_STATUS) {
 		struct seedd_status_info info, limited = { 0 };
