@@ -249,8 +249,8 @@ int store_read(struct store *st, uint8_t seed[SEEDFILE_MAX], size_t *len)
 	    read_machine_id(st, st->opts.machine_id_file) < 0)
 		return -1;
 	if (st->opts.migrate_raw && !st->key) {
-		log_err(
-		    "--migrate-raw encrypts a raw seed file, but no key is configured " KEY_HINT);
+		log_err("--migrate-raw encrypts a raw seed file, but no key is configured %s",
+			KEY_HINT);
 		return -1;
 	}
 	r = read_seed(st, seed, len);
