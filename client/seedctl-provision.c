@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: MIT
+/* seedctl provision: new seed files, one or a batch, raw or sealed. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "seal.h"
+#include "seedctl.h"
+#include "seedfile.h"
+#include "util.h"
+
+#define PROVISION_MAX 100000
+#define BATCH_NAME "seedfile-%06u" /* fits PROVISION_MAX */
+
+/* The bytes to store for seed: itself, or sealed with key (machine unknown: zeros). */
+static int seal_maybe(const struct seal_key *key, const uint8_t *seed, size_t bytes,
+		      uint8_t out[SEAL_MAX], size_t *len)
+{
+	static const uint8_t unknown[SEAL_HASH_SIZE];
+	int n;
+
+	if (!key) {
+		memcpy(out, seed, bytes);
+		*len = bytes;
+		return 0;
+	}
+	n = seal_seal(key, seed, bytes, unknown, out);
+	if (n < 0)
+		return n;
+	*len = (size_t)n;
+	return 0;
+}
+
+/* Writes one seed to path, holding the seedfile lock so a running seedd is not overwritten. */
+static int provision_one(const char *path, const uint8_t *seed, size_t bytes, int force,
+			 const struct seal_key *key)
+{
+	struct seedfile_owners owners;
+	uint8_t out[SEAL_MAX];
+	struct seedfile sf;
+	char why[1024];
+	size_t len;
+	pid_t holder;
+	int r;
+
+	cli_owners(&owners, geteuid());
+	if (seedfile_open(&sf, path, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: %s\n", why);
+		return EXIT_FAIL;
+	}
+	if (seedfile_trust_dir(sf.dirfd, sf.dir, &owners, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: refusing to write %s: %s\n", path, why);
+		seedfile_close(&sf);
+		return EXIT_FAIL;
+	}
+	r = seedfile_lock(&sf, &owners, &holder, why, sizeof(why));
+	if (r < 0) {
+		if (r == -EWOULDBLOCK)
+			fprintf(stderr, "seedctl: %s is in use by seedd (pid %ld); stop it first\n",
+				path, (long)holder);
+		else
+			fprintf(stderr, "seedctl: %s\n", why);
+		seedfile_close(&sf);
+		return EXIT_FAIL;
+	}
+	r = seal_maybe(key, seed, bytes, out, &len);
+	if (r == 0)
+		r = seedfile_write_at(sf.dirfd, sf.base, out, len, force ? 0 : SEEDFILE_NOREPLACE);
+	explicit_bzero(out, sizeof(out));
+	if (r == -EEXIST)
+		fprintf(stderr, "seedctl: %s exists; use --force to replace it\n", path);
+	else if (r < 0)
+		fprintf(stderr, "seedctl: cannot write %s: %s\n", path, strerror(-r));
+	seedfile_close(&sf);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int random_seed(uint8_t *seed, size_t bytes)
+{
+	char why[512];
+
+	if (seedfile_generate(seed, bytes, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: %s\n", why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads a seed from a provisioning host or HSM on stdin: all of it, 32 or 64 bytes. */
+static int stdin_seed(uint8_t seed[SEEDFILE_MAX], uint64_t want, size_t *bytes)
+{
+	uint8_t buf[SEEDFILE_MAX + 1];
+	char why[256];
+	size_t len = 0;
+	ssize_t n;
+
+	if (isatty(STDIN_FILENO)) {
+		fprintf(stderr, "seedctl: refusing to read a seed from a terminal; pipe it in\n");
+		return -1;
+	}
+	while (len < sizeof(buf)) {
+		n = read(STDIN_FILENO, buf + len, sizeof(buf) - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "seedctl: cannot read stdin: %s\n", strerror(errno));
+			explicit_bzero(buf, sizeof(buf));
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > SEEDFILE_MAX)
+		snprintf(why, sizeof(why), "more than %d bytes; a seed file holds exactly 32 or 64",
+			 SEEDFILE_MAX);
+	else if (want && len != want)
+		snprintf(why, sizeof(why), "%zu bytes, not the %llu of --bytes", len,
+			 (unsigned long long)want);
+	else if (seedfile_check_bytes(buf, len, why, sizeof(why)) == 0)
+		why[0] = '\0';
+	if (why[0]) {
+		fprintf(stderr, "seedctl: refusing the seed on stdin: %s\n", why);
+		explicit_bzero(buf, sizeof(buf));
+		return -1;
+	}
+	memcpy(seed, buf, len);
+	*bytes = len;
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
+/* One seed of a batch: fixed-size records sort with no length on the side; the tail is zero. */
+struct seed {
+	uint8_t b[SEEDFILE_MAX];
+};
+
+static int cmp_seed(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct seed));
+}
+
+/* Opens DIR for a batch, creating it (0700) when missing; its parent must exist. */
+static int open_out_dir(const char *dir, int *created)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	*created = 0;
+	if (fd < 0 && errno == ENOENT) {
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			fprintf(stderr, "seedctl: cannot create directory %s: %s\n", dir,
+				strerror(errno));
+			return -1;
+		}
+		*created = 1;
+		/* Whatever is there by now is checked by seedfile_trust_dir(). */
+		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (fd < 0)
+		fprintf(stderr, "seedctl: cannot open directory %s: %s\n", dir, strerror(errno));
+	return fd;
+}
+
+/* Without force, no file of the batch may exist yet. 0, or -1 after a message. */
+static int batch_absent(int dirfd, const char *dir, uint64_t count)
+{
+	char name[64];
+	struct stat st;
+
+	for (uint64_t i = 1; i <= count; i++) {
+		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i);
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			fprintf(stderr, "seedctl: %s/%s exists; use --force to replace it\n", dir,
+				name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* count seeds, sorted; equal ones mean a broken RNG (odds 2^-256 otherwise). 0, or -1 after a
+ * message. */
+static int batch_seeds(struct seed *seeds, uint64_t count, size_t bytes)
+{
+	for (uint64_t i = 0; i < count; i++)
+		if (random_seed(seeds[i].b, bytes) < 0)
+			return -1;
+	qsort(seeds, (size_t)count, sizeof(*seeds), cmp_seed);
+	for (uint64_t i = 1; i < count; i++) {
+		if (memcmp(seeds[i - 1].b, seeds[i].b, bytes) == 0) {
+			fprintf(stderr,
+				"seedctl: the platform RNG gave two equal seeds; wrote nothing\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Writes the batch as DIR/seedfile-000001 onwards. 0, or -1 after a message. */
+static int batch_write(int dirfd, const char *dir, const struct seed *seeds, uint64_t count,
+		       size_t bytes, int force, const struct seal_key *key)
+{
+	uint8_t out[SEAL_MAX];
+	char name[64];
+	size_t len;
+	int r = 0;
+
+	for (uint64_t i = 0; i < count && r == 0; i++) {
+		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i + 1);
+		r = seal_maybe(key, seeds[i].b, bytes, out, &len);
+		if (r == 0)
+			r = seedfile_write_at(dirfd, name, out, len,
+					      force ? 0 : SEEDFILE_NOREPLACE);
+		if (r < 0)
+			fprintf(stderr, "seedctl: cannot write %s/%s: %s (%llu of %llu written)\n",
+				dir, name, strerror(-r), (unsigned long long)i,
+				(unsigned long long)count);
+	}
+	explicit_bzero(out, sizeof(out));
+	return r < 0 ? -1 : 0;
+}
+
+/* N per-device seedfiles for an image pipeline: all checked distinct before any is written. */
+static int provision_batch(const char *dir, uint64_t count, size_t bytes, int force,
+			   const struct seal_key *key)
+{
+	_cleanup_close_ int dirfd = -1;
+	struct seedfile_owners owners;
+	struct seed *seeds;
+	char why[1024];
+	int created, r;
+
+	dirfd = open_out_dir(dir, &created);
+	if (dirfd < 0)
+		return EXIT_FAIL;
+	cli_owners(&owners, geteuid());
+	if (seedfile_trust_dir(dirfd, dir, &owners, why, sizeof(why)) < 0) {
+		fprintf(stderr, "seedctl: refusing to write to %s: %s\n", dir, why);
+		/* Only an empty directory goes: at worst one that was swapped in. */
+		if (created)
+			rmdir(dir);
+		return EXIT_FAIL;
+	}
+	if (!force && batch_absent(dirfd, dir, count) < 0)
+		return EXIT_FAIL;
+	seeds = calloc((size_t)count, sizeof(*seeds));
+	if (!seeds) {
+		fprintf(stderr, "seedctl: out of memory\n");
+		return EXIT_FAIL;
+	}
+	r = batch_seeds(seeds, count, bytes);
+	if (r == 0)
+		r = batch_write(dirfd, dir, seeds, count, bytes, force, key);
+	explicit_bzero(seeds, (size_t)count * sizeof(*seeds));
+	free(seeds);
+	if (r < 0)
+		return EXIT_FAIL;
+	printf("wrote %llu distinct %zu-byte seed files%s to %s (" BATCH_NAME " .. " BATCH_NAME
+	       ")\n",
+	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u,
+	       (unsigned)count);
+	return EXIT_OK;
+}
+
+int cmd_provision(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "bytes", required_argument, NULL, 'b' },
+					      { "force", no_argument, NULL, 'f' },
+					      { "stdin", no_argument, NULL, 'i' },
+					      { "count", required_argument, NULL, 'n' },
+					      { "out-dir", required_argument, NULL, 'o' },
+					      { "key-file", required_argument, NULL, 'k' },
+					      { 0 } };
+	uint8_t seed[SEEDFILE_MAX];
+	uint64_t bytes = 0, count = 0;
+	const char *path, *out_dir = NULL, *key_file = NULL;
+	struct seal_key *key = NULL;
+	int force = 0, from_stdin = 0, c, rc = EXIT_OK, r;
+	size_t len = SEEDFILE_MAX;
+
+	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
+		if (c == -2)
+			return rc;
+		if (c == 'f')
+			force = 1;
+		else if (c == 'i')
+			from_stdin = 1;
+		else if (c == 'o')
+			out_dir = optarg;
+		else if (c == 'k')
+			key_file = optarg;
+		else if (c == 'n' && parse_u64(optarg, 1, PROVISION_MAX, &count) < 0)
+			return cli_usage_error("provision: --count '%s' is not a number in 1..%d",
+					       optarg, PROVISION_MAX);
+		else if (c == 'b' &&
+			 (parse_u64(optarg, 32, 64, &bytes) < 0 || !seedfile_size_ok(bytes)))
+			return cli_usage_error("provision: --bytes must be 32 or 64, not '%s'",
+					       optarg);
+	}
+	if (!count != !out_dir)
+		return cli_usage_error("provision: --count and --out-dir go together");
+	if (count && from_stdin)
+		return cli_usage_error("provision: --stdin gives one seed, not --count");
+	if (count && optind != argc)
+		return cli_usage_error("provision: --out-dir replaces PATH");
+	if (!count && optind + 1 != argc)
+		return cli_usage_error("provision: expected one seed file PATH");
+	if (key_file) {
+		key = cli_read_key(key_file);
+		if (!key)
+			return EXIT_FAIL;
+	}
+	if (count) {
+		rc = provision_batch(out_dir, count, bytes ? bytes : SEEDFILE_MAX, force, key);
+		seal_key_free(key);
+		return rc;
+	}
+	path = argv[optind];
+
+	if (bytes)
+		len = bytes;
+	r = from_stdin ? stdin_seed(seed, bytes, &len) : random_seed(seed, len);
+	rc = r < 0 ? EXIT_FAIL : provision_one(path, seed, len, force, key);
+	if (rc == EXIT_OK)
+		printf("wrote a new %zu-byte seed%s%s to %s\n", len,
+		       from_stdin ? " from stdin" : "", key ? ", encrypted," : "", path);
+	explicit_bzero(seed, sizeof(seed));
+	seal_key_free(key);
+	return rc;
+}

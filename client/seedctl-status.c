@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: MIT
+/* seedctl status, wait and get: the commands that ask the daemon. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "seedclient.h"
+#include "seedctl.h"
+#include "seedd-protocol.h"
+#include "util.h"
+
+#define GET_MAX 65536
+#define WAIT_POLL_MS 100
+
+static int query_status(const char *socket, struct seedd_status_info *info, int timeout_ms)
+{
+	int r = client_request(socket, SEEDD_OP_STATUS, NULL, 0, info, sizeof(*info), timeout_ms);
+
+	if (r < 0)
+		return r;
+	info->version[sizeof(info->version) - 1] = '\0';
+	info->seed_file[sizeof(info->seed_file) - 1] = '\0';
+	return 0;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *yes(int b)
+{
+	return b ? "true" : "false";
+}
+
+/* How the daemon loaded its seed: a JSON value, or words for people. */
+static const char *seed_origin(uint32_t flags, int human)
+{
+	switch (flags & SEEDD_STATUS_ORIGIN_MASK) {
+	case SEEDD_STATUS_ORIGIN_FILE:
+		if (flags & SEEDD_STATUS_ENCRYPTED)
+			return human ? "read from the encrypted seed file" : "encrypted";
+		return human ? "read from the raw seed file" : "raw";
+	case SEEDD_STATUS_ORIGIN_MIGRATED:
+		return human ? "read from a raw seed file, now encrypted (--migrate-raw)"
+			     : "migrated";
+	case SEEDD_STATUS_ORIGIN_CREATED:
+		return human ? "created from getrandom(2): there was no seed file" : "created";
+	default:
+		return "unknown";
+	}
+}
+
+/* A "key":value pair after the first; null when the daemon withheld the value. */
+__attribute__((format(printf, 3, 4))) static void json_field(const char *key, int withheld,
+							     const char *fmt, ...)
+{
+	va_list ap;
+
+	printf(",\"%s\":", key);
+	if (withheld) {
+		fputs("null", stdout);
+		return;
+	}
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+}
+
+static void json_string_field(const char *key, int withheld, const char *s)
+{
+	printf(",\"%s\":", key);
+	if (withheld)
+		fputs("null", stdout);
+	else
+		json_string(s);
+}
+
+/* A limited reply keeps every key: the withheld values are null. */
+static void print_status_json(const struct seedd_status_info *i, int healthy)
+{
+	int lim = !!(i->flags & SEEDD_STATUS_LIMITED);
+
+	printf("{\"version\":");
+	json_string(i->version);
+	printf(",\"protocol\":%d,\"healthy\":%s,\"seeded\":%s", SEEDD_PROTO_VERSION, yes(healthy),
+	       yes(i->flags & SEEDD_STATUS_SEEDED));
+	json_string_field("seed_file", lim, i->seed_file);
+	json_field("seed_size", lim, "%u", i->seed_size);
+	json_field("last_save_unix", lim, "%lld", (long long)i->last_save_unix);
+	printf(",\"last_save_ok\":%s", yes(i->flags & SEEDD_STATUS_LAST_SAVE_OK));
+	json_string_field("last_save_error", lim,
+			  i->last_save_error ? strerror(i->last_save_error) : "");
+	json_field("saves", lim, "%llu", (unsigned long long)i->saves);
+	json_field("save_failures", lim, "%llu", (unsigned long long)i->save_failures);
+	json_field("uptime_s", lim, "%llu", (unsigned long long)i->uptime_s);
+	json_field("requests", lim, "%llu", (unsigned long long)i->requests);
+	json_field("bytes_served", lim, "%llu", (unsigned long long)i->bytes_served);
+	json_field("clients", lim, "%u", i->clients);
+	json_field("encrypted", lim, "%s", yes(i->flags & SEEDD_STATUS_ENCRYPTED));
+	json_field("clone_suspected", lim, "%s", yes(i->flags & SEEDD_STATUS_CLONE_SUSPECTED));
+	json_field("seed_origin", lim, "\"%s\"", seed_origin(i->flags, 0));
+	printf(",\"limited\":%s}\n", yes(lim));
+}
+
+static void print_status_human(const struct seedd_status_info *i, int healthy)
+{
+	time_t t = (time_t)i->last_save_unix;
+	char when[64] = "never";
+	struct tm tm;
+
+	printf("seedd %s (protocol %d): %s\n", i->version, SEEDD_PROTO_VERSION,
+	       healthy ? "healthy" : "DEGRADED");
+	if (i->flags & SEEDD_STATUS_LIMITED) {
+		printf("  last save:  %s\n",
+		       i->flags & SEEDD_STATUS_LAST_SAVE_OK ? "ok" : "FAILED");
+		puts("  details:    withheld; root, seedd's user and its allowed users see them");
+		return;
+	}
+	/* A 32-bit time_t (Debian 12 armhf) ends in 2038: print what it cannot hold. */
+	if ((int64_t)t != i->last_save_unix)
+		snprintf(when, sizeof(when), "%lld (Unix time)", (long long)i->last_save_unix);
+	else if (t && gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	printf("  seed file:  %s (%u bytes%s)\n", i->seed_file, i->seed_size,
+	       i->flags & SEEDD_STATUS_ENCRYPTED ? ", encrypted" : "");
+	printf("  seed:       %s\n", seed_origin(i->flags, 1));
+	if (i->flags & SEEDD_STATUS_LAST_SAVE_OK)
+		printf("  last save:  %s, ok\n", when);
+	else
+		printf("  last save:  %s, FAILED: %s\n", when, strerror(i->last_save_error));
+	printf("  saves:      %llu (%llu failed)\n", (unsigned long long)i->saves,
+	       (unsigned long long)i->save_failures);
+	printf("  uptime:     %llus\n", (unsigned long long)i->uptime_s);
+	printf("  requests:   %llu (%llu bytes served)\n", (unsigned long long)i->requests,
+	       (unsigned long long)i->bytes_served);
+	printf("  clients:    %u\n", i->clients);
+	if (i->flags & SEEDD_STATUS_CLONE_SUSPECTED)
+		printf("  warning:    the seed file was last updated on another machine\n");
+}
+
+int cmd_status(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
+	struct seedd_status_info info;
+	int json = 0, c, rc = EXIT_OK, r, healthy;
+
+	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
+		if (c == -2)
+			return rc;
+		json = 1;
+	}
+	if (optind < argc)
+		return cli_usage_error("status: unexpected argument '%s'", argv[optind]);
+	r = query_status(cli->socket, &info, seedd_timeout_ms());
+	if (r < 0) {
+		fprintf(stderr, "seedctl: cannot reach seedd at %s: %s\n", cli->socket,
+			strerror(-r));
+		return EXIT_UNREACHABLE;
+	}
+	healthy = (info.flags & SEEDD_STATUS_SEEDED) && (info.flags & SEEDD_STATUS_LAST_SAVE_OK);
+	if (json)
+		print_status_json(&info, healthy);
+	else
+		print_status_human(&info, healthy);
+	return healthy ? EXIT_OK : EXIT_FAIL;
+}
+
+int cmd_wait(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, { 0 } };
+	struct seedd_status_info info;
+	uint64_t timeout = 30;
+	int64_t deadline;
+	int c, rc = EXIT_OK, r;
+
+	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
+		if (c == -2)
+			return rc;
+		if (parse_u64(optarg, 0, 86400, &timeout) < 0)
+			return cli_usage_error("wait: --timeout '%s' is not a number of seconds in 0..86400",
+					       optarg);
+	}
+	if (optind < argc)
+		return cli_usage_error("wait: unexpected argument '%s'", argv[optind]);
+	deadline = now_ms() + (int64_t)timeout * 1000;
+	for (;;) {
+		int left = ms_left(deadline);
+
+		r = query_status(cli->socket, &info, left > 0 ? left : 1);
+		if (r == 0)
+			return EXIT_OK;
+		if (ms_left(deadline) == 0)
+			break;
+		struct timespec ts = { .tv_nsec = WAIT_POLL_MS * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+	fprintf(stderr, "seedctl: seedd at %s did not answer within %llus: %s\n", cli->socket,
+		(unsigned long long)timeout, strerror(-r));
+	return EXIT_UNREACHABLE;
+}
+
+int cmd_get(struct cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = { { "bytes", required_argument, NULL, 'b' },
+					      { "raw", no_argument, NULL, 'r' },
+					      { 0 } };
+	static unsigned char buf[GET_MAX];
+	uint64_t bytes = 32;
+	int raw = 0, c, rc = EXIT_OK, r;
+
+	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
+		if (c == -2)
+			return rc;
+		if (c == 'r')
+			raw = 1;
+		else if (parse_u64(optarg, 1, GET_MAX, &bytes) < 0)
+			return cli_usage_error("get: --bytes '%s' is not a number in 1..65536",
+					       optarg);
+	}
+	if (optind < argc)
+		return cli_usage_error("get: unexpected argument '%s'", argv[optind]);
+	r = seedclient_read(cli->socket, buf, bytes);
+	if (r < 0) {
+		fprintf(stderr, "seedctl: cannot get bytes from seedd at %s: %s\n", cli->socket,
+			strerror(-r));
+		return r == -ECONNREFUSED || r == -ENOENT || r == -ETIMEDOUT ? EXIT_UNREACHABLE
+									     : EXIT_FAIL;
+	}
+	if (raw) {
+		rc = fwrite(buf, 1, bytes, stdout) == bytes ? EXIT_OK : EXIT_FAIL;
+	} else {
+		cli_print_hex(buf, bytes);
+		putchar('\n');
+	}
+	explicit_bzero(buf, bytes);
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "seedctl: cannot write to stdout: %s\n", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return rc;
+}
