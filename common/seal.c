@@ -113,11 +113,6 @@ void seal_key_free(struct seal_key *k)
 	munmap(k, sizeof(*k));
 }
 
-const uint8_t *seal_key_id(const struct seal_key *k)
-{
-	return k->id;
-}
-
 static size_t sealed_size(size_t seed_len)
 {
 	return SEAL_HDR_SIZE + seed_len + SEAL_HASH_SIZE + SEAL_TAG_SIZE;

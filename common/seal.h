@@ -55,9 +55,6 @@ struct seal_key *seal_key_read(const char *path, uid_t uid, unsigned flags, char
 
 void seal_key_free(struct seal_key *k);
 
-/* The id an encrypted file names its key by. */
-const uint8_t *seal_key_id(const struct seal_key *k);
-
 /*
  * Tells the format of a seedfile's content and checks its shape: size,
  * magic, version, cipher, lengths. Raw seeds also get seedfile_check_bytes().

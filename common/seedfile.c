@@ -265,7 +265,8 @@ static size_t distinct(const uint8_t *a, size_t n)
 	return d;
 }
 
-int seedfile_screen(const uint8_t *buf, size_t len, char *why, size_t whylen)
+/* Too few distinct values or steps for random bytes; see seedfile_check_bytes(). */
+static int screen(const uint8_t *buf, size_t len, char *why, size_t whylen)
 {
 	uint8_t step[SEEDFILE_MAX];
 	size_t d, n = len < SEEDFILE_MAX ? len : SEEDFILE_MAX;
@@ -306,7 +307,7 @@ int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whyle
 		snprintf(why, whylen, "all %zu bytes are equal: not a random seed", len);
 		return -EINVAL;
 	}
-	return seedfile_screen(buf, len, why, whylen);
+	return screen(buf, len, why, whylen);
 }
 
 int seedfile_generate(uint8_t *seed, size_t len, char *why, size_t whylen)
@@ -423,19 +424,6 @@ int seedfile_read_at(int dirfd, const char *name, uid_t uid, unsigned flags, uin
 		return r;
 	*len = (size_t)st.st_size;
 	return 0;
-}
-
-int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len, char *why,
-		  size_t whylen)
-{
-	int r = seedfile_read_at(sf->dirfd, sf->base, uid, SEEDFILE_ONE_LINK, buf, SEEDFILE_MAX,
-				 len, why, whylen);
-
-	if (r == 0 && seedfile_check_bytes(buf, *len, why, whylen) < 0) {
-		explicit_bzero(buf, SEEDFILE_MAX);
-		return -EINVAL;
-	}
-	return r;
 }
 
 static int write_all(int fd, const uint8_t *buf, size_t len)

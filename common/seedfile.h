@@ -66,16 +66,6 @@ int seedfile_lock(struct seedfile *sf, const struct seedfile_owners *owners, pid
 		  char *why, size_t whylen);
 
 /*
- * Reads and validates the seedfile: a regular file (no symlink) owned by uid,
- * with one link, no access for group or others, 32 or 64 bytes, not all
- * bytes equal.
- * Returns 0 with *len set, -ENOENT if missing, -EINVAL when refused, or
- * another -errno; why says which, in words.
- */
-int seedfile_load(struct seedfile *sf, uid_t uid, uint8_t buf[SEEDFILE_MAX], size_t *len, char *why,
-		  size_t whylen);
-
-/*
  * Makes a new seed of len (32 or 64) bytes from getrandom(2), checked with
  * seedfile_check_bytes(). 0, or -errno with the reason in why.
  */
@@ -92,26 +82,22 @@ int seedfile_write(struct seedfile *sf, const uint8_t *buf, size_t len);
 int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t len, unsigned flags);
 
 /*
- * Validates bytes already read: size, not all bytes equal, and the quality
- * screen of seedfile_screen().
+ * Validates bytes already read: size, not all bytes equal, and a cheap
+ * screen against seeds that are plainly not random (too few distinct byte
+ * values, or too few distinct steps between neighbours: counters, ramps),
+ * which random input fails with odds below 1e-15. 0, or -EINVAL with the
+ * reason in why.
  */
 int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whylen);
-
-/*
- * A cheap screen against seeds that are plainly not random: too few distinct
- * byte values, or too few distinct steps between neighbours (counters,
- * ramps), for the length. Random input fails it with odds below 1e-15.
- */
-int seedfile_screen(const uint8_t *buf, size_t len, char *why, size_t whylen);
 
 /* Flags for seedfile_read_at(). */
 #define SEEDFILE_ROOT_OK 1u  /* also accept root as owner and group bits (a systemd credential) */
 #define SEEDFILE_ONE_LINK 2u /* refuse a file with another name: a seed file */
 
 /*
- * Reads a small secret file (a seedfile in either format, or a key) with the
- * checks of seedfile_load() except the size: no symlink, a regular file owned
- * by uid, no access for group or others, at most cap bytes. Returns 0 with
+ * Reads a small secret file (a seedfile in either format, or a key): no
+ * symlink, a regular file owned by uid, no access for group or others (with
+ * SEEDFILE_ONE_LINK, no second name), at most cap bytes. Returns 0 with
  * *len set, -ENOENT if missing, -EINVAL when refused, or another -errno; why
  * says which, in words.
  */

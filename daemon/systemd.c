@@ -15,15 +15,6 @@
 
 #include "systemd.h"
 
-void systemd_saved(const char *socket, const char *seed_file, int error)
-{
-	if (error)
-		systemd_status("Serving on %s; saving %s failed: %s", socket, seed_file,
-			       strerror(error));
-	else
-		systemd_status("Serving on %s; seed file %s saved", socket, seed_file);
-}
-
 #if HAVE_SYSTEMD
 int systemd_listen_fd(char *why, size_t whylen)
 {
@@ -62,7 +53,7 @@ void systemd_ready(const char *status)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
-void systemd_status(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void systemd_status(const char *fmt, ...)
 {
 	char buf[256];
 	va_list ap;
@@ -102,7 +93,7 @@ void systemd_ready(const char *status)
 	(void)status;
 }
 
-void systemd_status(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void systemd_status(const char *fmt, ...)
 {
 	(void)fmt;
 }
@@ -120,3 +111,12 @@ uint64_t systemd_watchdog_usec(void)
 	return 0;
 }
 #endif
+
+void systemd_saved(const char *socket, const char *seed_file, int error)
+{
+	if (error)
+		systemd_status("Serving on %s; saving %s failed: %s", socket, seed_file,
+			       strerror(error));
+	else
+		systemd_status("Serving on %s; seed file %s saved", socket, seed_file);
+}

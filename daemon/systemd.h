@@ -14,7 +14,6 @@ int systemd_listen_fd(char *why, size_t whylen);
 
 /* sd_notify() wrappers; no-ops outside systemd or without libsystemd. */
 void systemd_ready(const char *status);
-void systemd_status(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void systemd_stopping(void);
 
 /* The status after a save: serving on socket, and whether seed_file was saved (error 0). */
