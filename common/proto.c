@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* The wire format's one parser and writer: requests, replies, status codes. */
 #include <errno.h>
 #include <string.h>
 

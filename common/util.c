@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* Helpers every program shares: the monotonic clock, numbers, sockets, the environment. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* Helpers every program shares: the monotonic clock, numbers, sockets, the environment. */
 #ifndef SEEDD_UTIL_H
 #define SEEDD_UTIL_H
 

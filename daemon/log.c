@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: MIT
+/* seedd's log: stderr, with priority prefixes the journal reads when it is the journal. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* seedd's log lines, by priority. */
 #ifndef SEEDD_LOG_H
 #define SEEDD_LOG_H
 

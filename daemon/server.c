@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
+ * The socket server.
+ *
  * One libevent event per connection, one request handled per wakeup: libevent
  * runs every ready connection once per loop iteration, so a client that sends
  * as fast as it can gets its turn like everybody else and no more.

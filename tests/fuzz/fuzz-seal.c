@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The encrypted seedfile format (daemon/seal.c) under a fixed key. The first
+ * The encrypted seedfile format (common/seal.c) under a fixed key. The first
  * input byte picks a mode:
  *
  *   0  the rest is a seedfile's content: seal_parse and seal_open must agree,

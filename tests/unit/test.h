@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+/* The unit tests' checks: count a failure, go on, report at the end. */
 #ifndef SEEDD_TEST_H
 #define SEEDD_TEST_H
 
