@@ -1,8 +1,9 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Installs what the tests need, then builds and runs every suite in three
-# builds: the main one (--werror, all suites), an ASan + UBSan one (unit,
-# integration, fuzz corpus replay) and seedd against the NV-seed-enabled
+# builds: the main one (--werror, all suites, with the clang-format check as
+# suite 'style'), an ASan + UBSan one (unit, integration, fuzz corpus
+# replay) and seedd against the NV-seed-enabled
 # Mbed TLS 3.6 built by the interop suite (unit, integration); then the
 # arm64 and armhf cross builds under qemu-user (scripts/test-cross.sh: unit,
 # integration, lifecycle, fuzz corpus replay). The last line of output is
@@ -11,7 +12,7 @@ set -eu
 cd "$(dirname "$0")/.."
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
-	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap
+	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format
 top=$PWD
 main=build-test
 status=0
