@@ -30,8 +30,9 @@ struct seal_key {
 	uint8_t id[SEAL_KEY_ID_SIZE];
 };
 
-static int hmac(const uint8_t *key, size_t klen, const uint8_t *a, size_t alen, const uint8_t *b,
-		size_t blen, uint8_t out[32])
+/* SHA-256 of a and then b: keyed (HMAC-SHA-256) with key, a plain hash when key is NULL. */
+static int sha256(const uint8_t *key, size_t klen, const uint8_t *a, size_t alen, const uint8_t *b,
+		  size_t blen, uint8_t out[32])
 {
 	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
 	mbedtls_md_context_t ctx;
@@ -40,22 +41,22 @@ static int hmac(const uint8_t *key, size_t klen, const uint8_t *a, size_t alen, 
 	if (!md)
 		return -EIO;
 	mbedtls_md_init(&ctx);
-	r = mbedtls_md_setup(&ctx, md, 1);
+	r = mbedtls_md_setup(&ctx, md, key != NULL);
 	if (r == 0)
-		r = mbedtls_md_hmac_starts(&ctx, key, klen);
+		r = key ? mbedtls_md_hmac_starts(&ctx, key, klen) : mbedtls_md_starts(&ctx);
 	if (r == 0)
-		r = mbedtls_md_hmac_update(&ctx, a, alen);
+		r = key ? mbedtls_md_hmac_update(&ctx, a, alen) : mbedtls_md_update(&ctx, a, alen);
 	if (r == 0 && blen)
-		r = mbedtls_md_hmac_update(&ctx, b, blen);
+		r = key ? mbedtls_md_hmac_update(&ctx, b, blen) : mbedtls_md_update(&ctx, b, blen);
 	if (r == 0)
-		r = mbedtls_md_hmac_finish(&ctx, out);
+		r = key ? mbedtls_md_hmac_finish(&ctx, out) : mbedtls_md_finish(&ctx, out);
 	mbedtls_md_free(&ctx);
 	return r ? -EIO : 0;
 }
 
 static int derive(const uint8_t raw[SEAL_KEY_SIZE], const char *label, uint8_t out[32])
 {
-	return hmac(raw, SEAL_KEY_SIZE, (const uint8_t *)label, strlen(label), NULL, 0, out);
+	return sha256(raw, SEAL_KEY_SIZE, (const uint8_t *)label, strlen(label), NULL, 0, out);
 }
 
 struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE])
@@ -244,7 +245,7 @@ int seal_seal(const struct seal_key *k, const uint8_t *seed, size_t seed_len,
 	memcpy(plain + seed_len, machine, SEAL_HASH_SIZE);
 
 	/* Synthetic nonce: it repeats only with the same header and plaintext, revealing nothing. */
-	r = hmac(k->nonce, sizeof(k->nonce), out, 20, plain, n, nonce);
+	r = sha256(k->nonce, sizeof(k->nonce), out, 20, plain, n, nonce);
 	if (r == 0) {
 		memcpy(out + 20, nonce, NONCE_SIZE);
 		r = gcm(k, 1, out, plain, n, out + SEAL_HDR_SIZE, out + SEAL_HDR_SIZE + n);
@@ -257,22 +258,6 @@ int seal_seal(const struct seal_key *k, const uint8_t *seed, size_t seed_len,
 int seal_machine_hash(const uint8_t *id, size_t len, uint8_t out[SEAL_HASH_SIZE])
 {
 	static const char label[] = "seedd v1 machine id";
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	mbedtls_md_context_t ctx;
-	int r;
 
-	if (!md)
-		return -EIO;
-	mbedtls_md_init(&ctx);
-	r = mbedtls_md_setup(&ctx, md, 0);
-	if (r == 0)
-		r = mbedtls_md_starts(&ctx);
-	if (r == 0)
-		r = mbedtls_md_update(&ctx, (const uint8_t *)label, sizeof(label));
-	if (r == 0)
-		r = mbedtls_md_update(&ctx, id, len);
-	if (r == 0)
-		r = mbedtls_md_finish(&ctx, out);
-	mbedtls_md_free(&ctx);
-	return r ? -EIO : 0;
+	return sha256(NULL, 0, (const uint8_t *)label, sizeof(label), id, len, out);
 }
