@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* seedd's log: stderr, with priority prefixes the journal reads when it is the journal. */
+/* seedd's log: lines on stderr, with the journal's priority prefixes when stderr is the journal. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -202,11 +202,9 @@ static int parse_args(int argc, char **argv, struct config *cfg)
 
 	/* A long-only option is known to getopt by 256 + its index. */
 	for (size_t i = 0; i < ARRAY_SIZE(opts); i++) {
-		int val = opts[i].key ? opts[i].key : 256 + (int)i;
-
-		longopts[i] =
-		    (struct option){ opts[i].name, opts[i].arg ? required_argument : no_argument,
-				     NULL, val };
+		longopts[i].name = opts[i].name;
+		longopts[i].has_arg = opts[i].arg ? required_argument : no_argument;
+		longopts[i].val = opts[i].key ? opts[i].key : 256 + (int)i;
 		if (opts[i].key) {
 			*p++ = opts[i].key;
 			if (opts[i].arg)
