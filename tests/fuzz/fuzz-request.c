@@ -117,7 +117,8 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 
 	if (truncated || proto_parse_request(in, n, &req) != SEEDD_ST_OK) {
 		/* A refused request changes nothing and serves nothing. */
-		fuzz_assert(hdr.status != SEEDD_ST_OK && add.requests == 0 && add.bytes_served == 0);
+		fuzz_assert(hdr.status != SEEDD_ST_OK && add.requests == 0 &&
+			    add.bytes_served == 0);
 		free(in);
 		return;
 	}
@@ -141,8 +142,9 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 		if (!trusted) {
 			/* Nothing but the version and the health. */
 			memcpy(limited.version, info.version, sizeof(info.version));
-			limited.flags = info.flags & (SEEDD_STATUS_SEEDED | SEEDD_STATUS_LAST_SAVE_OK |
-						      SEEDD_STATUS_LIMITED);
+			limited.flags =
+			    info.flags & (SEEDD_STATUS_SEEDED | SEEDD_STATUS_LAST_SAVE_OK |
+					  SEEDD_STATUS_LIMITED);
 			fuzz_assert(memcmp(&info, &limited, sizeof(info)) == 0);
 		}
 	}

@@ -81,7 +81,8 @@ static void seal_round_trip(const uint8_t *data, size_t n, int edit)
 	fuzz_assert(s == (int)(SEAL_HDR_SIZE + want + SEAL_HASH_SIZE + SEAL_TAG_SIZE));
 	o = seal_open(key, sealed, (size_t)s, seed, &len, machine, why, sizeof(why));
 	fuzz_assert(o == 0 && len == want);
-	fuzz_assert(memcmp(seed, data, want) == 0 && memcmp(machine, data + want, SEAL_HASH_SIZE) == 0);
+	fuzz_assert(memcmp(seed, data, want) == 0 &&
+		    memcmp(machine, data + want, SEAL_HASH_SIZE) == 0);
 	if (!edit)
 		return;
 

@@ -27,7 +27,8 @@ static int replay_file(const char *path)
 	}
 	n = fread(input, 1, sizeof(input), f);
 	if (ferror(f) || !feof(f)) {
-		fprintf(stderr, "replay: %s: read error or larger than %d bytes\n", path, REPLAY_MAX);
+		fprintf(stderr, "replay: %s: read error or larger than %d bytes\n", path,
+			REPLAY_MAX);
 		fclose(f);
 		return -1;
 	}
@@ -71,7 +72,7 @@ int main(int argc, char **argv)
 
 			if (names[j]->d_name[0] != '.' &&
 			    snprintf(path, sizeof(path), "%s/%s", argv[i], names[j]->d_name) <
-				    (int)sizeof(path)) {
+				(int)sizeof(path)) {
 				failed |= replay_file(path) < 0;
 				files++;
 			}

@@ -11,7 +11,9 @@ static uint8_t buf[SEEDD_PROTO_MAX_MSG + 64];
 /* Builds a request with an arbitrary header and payload; returns its length. */
 static size_t build(uint8_t version, uint8_t op, uint16_t status, uint32_t length, size_t payload)
 {
-	struct seedd_hdr h = { .version = version, .opcode = op, .status = status, .length = length };
+	struct seedd_hdr h = {
+		.version = version, .opcode = op, .status = status, .length = length
+	};
 
 	memcpy(buf, &h, sizeof(h));
 	memset(buf + sizeof(h), 0x33, payload);
@@ -60,8 +62,10 @@ static void test_malformed_requests(void)
 	for (size_t n = 0; n < sizeof(struct seedd_hdr); n++)
 		CHECK_EQ(proto_parse_request(buf, n, &m), SEEDD_ST_MALFORMED);
 	/* Length field disagrees with the message, both ways, and huge. */
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 5, 4), &m), SEEDD_ST_MALFORMED);
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 3, 4), &m), SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 5, 4), &m),
+		 SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 3, 4), &m),
+		 SEEDD_ST_MALFORMED);
 	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, UINT32_MAX, 4), &m),
 		 SEEDD_ST_MALFORMED);
 	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 0, 0x80000000u, 0), &m),
@@ -73,15 +77,21 @@ static void test_malformed_requests(void)
 				     &m),
 		 SEEDD_ST_MALFORMED);
 	/* Payload rules per opcode. */
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 0, 0), &m), SEEDD_ST_MALFORMED);
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 8, 8), &m), SEEDD_ST_MALFORMED);
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_PUT_SEED, 0, 0, 0), &m), SEEDD_ST_MALFORMED);
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 0, 1, 1), &m), SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 0, 0), &m),
+		 SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_GET_SEED, 0, 8, 8), &m),
+		 SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_PUT_SEED, 0, 0, 0), &m),
+		 SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 0, 1, 1), &m),
+		 SEEDD_ST_MALFORMED);
 	/* A request carries no status. */
-	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 3, 0, 0), &m), SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 3, 0, 0), &m),
+		 SEEDD_ST_MALFORMED);
 	/* GET_SEED sizes outside 1..1024. */
 	CHECK_EQ(proto_parse_request(buf, build_get(0), &m), SEEDD_ST_RANGE);
-	CHECK_EQ(proto_parse_request(buf, build_get(SEEDD_PROTO_MAX_PAYLOAD + 1), &m), SEEDD_ST_RANGE);
+	CHECK_EQ(proto_parse_request(buf, build_get(SEEDD_PROTO_MAX_PAYLOAD + 1), &m),
+		 SEEDD_ST_RANGE);
 	CHECK_EQ(proto_parse_request(buf, build_get(UINT32_MAX), &m), SEEDD_ST_RANGE);
 }
 
@@ -89,9 +99,12 @@ static void test_version_and_opcode(void)
 {
 	struct proto_msg m;
 
-	CHECK_EQ(proto_parse_request(buf, build(0, SEEDD_OP_STATUS, 0, 0, 0), &m), SEEDD_ST_VERSION);
-	CHECK_EQ(proto_parse_request(buf, build(2, SEEDD_OP_STATUS, 0, 0, 0), &m), SEEDD_ST_VERSION);
-	CHECK_EQ(proto_parse_request(buf, build(255, SEEDD_OP_GET_SEED, 0, 4, 4), &m), SEEDD_ST_VERSION);
+	CHECK_EQ(proto_parse_request(buf, build(0, SEEDD_OP_STATUS, 0, 0, 0), &m),
+		 SEEDD_ST_VERSION);
+	CHECK_EQ(proto_parse_request(buf, build(2, SEEDD_OP_STATUS, 0, 0, 0), &m),
+		 SEEDD_ST_VERSION);
+	CHECK_EQ(proto_parse_request(buf, build(255, SEEDD_OP_GET_SEED, 0, 4, 4), &m),
+		 SEEDD_ST_VERSION);
 	CHECK_EQ(proto_parse_request(buf, build(1, 0, 0, 0, 0), &m), SEEDD_ST_OPCODE);
 	CHECK_EQ(proto_parse_request(buf, build(1, 4, 0, 0, 0), &m), SEEDD_ST_OPCODE);
 	CHECK_EQ(proto_parse_request(buf, build(1, 0xff, 0, 16, 16), &m), SEEDD_ST_OPCODE);
