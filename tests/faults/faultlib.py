@@ -2,6 +2,7 @@
 """Helpers shared by the faults suite, on top of seeddtest."""
 
 import os
+import pwd
 import random
 import subprocess
 import threading
@@ -148,6 +149,20 @@ class Users:
         self.users.append(name)
         return int(subprocess.check_output(["id", "-u", name])), \
             int(subprocess.check_output(["id", "-g", name]))
+
+    def daemon_user(self):
+        """The build's daemon user ($DAEMON_USER), whom every client trusts; made if missing
+        (and then removed with the rest)."""
+        name = os.environ["DAEMON_USER"]
+        try:
+            pw = pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
+                            "/usr/sbin/nologin", "--user-group", name], check=True,
+                           capture_output=True)
+            self.users.append(name)
+            pw = pwd.getpwnam(name)
+        return pw.pw_uid, pw.pw_gid
 
     def remove(self):
         for u in self.users:

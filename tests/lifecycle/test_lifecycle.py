@@ -4,6 +4,7 @@
 
 import json
 import os
+import pwd
 import stat
 import subprocess
 
@@ -376,6 +377,8 @@ def test_check_refusals(tmp):
     check(rc == 1 and "owned by uid %d" % os.geteuid() in err, "--owner: %d %s" % (rc, err))
     rc, _, err = seedctl("check", "--owner", os.geteuid(), good)
     check(rc == 0, "--owner self: %d %s" % (rc, err))
+    rc, _, err = seedctl("check", "--owner", pwd.getpwuid(os.geteuid()).pw_name, good)
+    check(rc == 0, "--owner by name: %d %s" % (rc, err))
     for args in ([], [good, good], ["--owner", "nobody-x", good], ["--bogus", good]):
         rc, _, _ = seedctl("check", *args)
         check(rc == 2, "check %s: exit %d, expected 2" % (args, rc))
