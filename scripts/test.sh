@@ -8,8 +8,20 @@
 # arm64 and armhf cross builds under qemu-user (scripts/test-cross.sh: unit,
 # integration, lifecycle, fuzz corpus replay). The last line of output is
 # "N passed, N failed", counted from meson's test logs.
+#
+# --under-load: one busy loop per CPU runs for the whole run, as when a
+# second run shares the machine with busy builds; every suite must pass so.
 set -eu
 cd "$(dirname "$0")/.."
+under_load=0
+case ${1:-} in
+--under-load) under_load=1 ;;
+"") ;;
+*)
+	echo "usage: $0 [--under-load]" >&2
+	exit 2
+	;;
+esac
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
 	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format
@@ -17,6 +29,26 @@ top=$PWD
 main=build-test
 status=0
 logs=""
+
+hogs=""
+# shellcheck disable=SC2317 # called by the trap
+stop_hogs() {
+	for pid in $hogs; do
+		kill "$pid" 2>/dev/null || :
+		wait "$pid" 2>/dev/null || :
+	done
+	hogs=""
+}
+if [ "$under_load" = 1 ]; then
+	# The EXIT trap also runs when set -e stops the script; a signal exits through it.
+	trap stop_hogs EXIT
+	trap 'exit 130' INT TERM HUP
+	for _ in $(seq "$(nproc)"); do
+		sh -c 'while :; do :; done' &
+		hogs="$hogs $!"
+	done
+	echo "=== under load: $(nproc) CPU hogs (pids$hogs)"
+fi
 
 setup() { # setup DIR [MESON OPTIONS]...
 	dir=$1
