@@ -7,14 +7,14 @@ import os
 import re
 import signal
 import socket
-import struct
 import subprocess
 import threading
 import time
 
-from seeddtest import (Daemon, check, connect, get_req, main, msg, parse_reply, raw_get,
-                       read_file, write_seed, OP_GET, OP_PUT, OP_STATUS, ST_OK, ST_MALFORMED,
-                       ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL, SCTOOL, HDR, target)
+from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, main, msg, parse_reply,
+                       raw_get, read_file, wait_for, write_machine_id, write_seed, wire, GET_REQ,
+                       HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS, ST_OK, ST_MALFORMED,
+                       ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL, SCTOOL, target)
 
 EXPORTED = {"seedclient_nv_seed_read", "seedclient_nv_seed_write", "seedclient_entropy_poll",
             "seedclient_read"}
@@ -134,6 +134,8 @@ def test_no_daemon_fails_fast(tmp):
 
 
 def hung_server(path, accept):
+    """A listening socket that never answers; with accept, it takes the
+    connections (and holds them, unanswered)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(path)
     s.listen(16)
@@ -147,13 +149,13 @@ def hung_server(path, accept):
                 except OSError:
                     return
         threading.Thread(target=loop, daemon=True).start()
-    return s, held
+    return s
 
 
 def test_hung_daemon_times_out(tmp):
     for accept in (True, False):
         path = tmp / ("hung-%d.sock" % accept)
-        s, _ = hung_server(path, accept)
+        s = hung_server(path, accept)
         env = dict(os.environ, SEEDD_SOCKET=path, SEEDD_TIMEOUT_MS="300")
         out = subprocess.run(target(SCTOOL, "fail", "64"), capture_output=True, text=True, env=env,
                              timeout=10).stdout
@@ -169,13 +171,13 @@ def test_malformed_datagrams(tmp):
     d = Daemon(tmp).start()
     cases = [
         (b"\x01", ST_MALFORMED),
-        (HDR.pack(1, OP_GET, 0, 0xFFFFFFFF) + b"\0" * 4, ST_MALFORMED),
-        (HDR.pack(1, OP_PUT, 0, 0x7FFFFFFF), ST_MALFORMED),
-        (msg(OP_PUT, b"\x55" * 70000 - 0 if False else b"\x55" * 70000), ST_MALFORMED),
+        (msg(OP_GET, GET_REQ.pack(0), length=0xFFFFFFFF), ST_MALFORMED),
+        (msg(OP_PUT, length=0x7FFFFFFF), ST_MALFORMED),
+        (msg(OP_PUT, b"\x55" * 70000), ST_MALFORMED),
         (msg(99), ST_OPCODE),
         (msg(OP_STATUS, version=7), ST_VERSION),
-        (msg(OP_GET, struct.pack("=I", 0)), ST_RANGE),
-        (msg(OP_GET, struct.pack("=I", 1025)), ST_RANGE),
+        (msg(OP_GET, GET_REQ.pack(0)), ST_RANGE),
+        (msg(OP_GET, GET_REQ.pack(MAX_PAYLOAD + 1)), ST_RANGE),
         (msg(OP_GET, b"\1\0"), ST_MALFORMED),
     ]
     for data, status in cases:
@@ -196,7 +198,7 @@ def test_malformed_datagrams(tmp):
         s.send(get_req(1024))
         s.close()
     s = connect(d.sock)
-    s.send(HDR.pack(1, OP_GET, 0, 4))
+    s.send(msg(OP_GET, length=GET_REQ.size))
     s.close()
     check(d.alive(), "seedd died")
     d.sctool("read", 64, 5)
@@ -205,14 +207,39 @@ def test_malformed_datagrams(tmp):
     check(d.stop() == 0)
 
 
+def twin(tmp, name, seed, ident):
+    """A seedd whose only entropy is a copy of seed (and the machine id ident)."""
+    os.mkdir(tmp / name, 0o700)
+    seed_file = os.path.join(tmp / name, "seedfile")
+    write_seed(seed_file, seed)
+    return Daemon(tmp, "--no-platform-entropy", "--machine-id-file", ident, seed_file=seed_file,
+                  sock=os.path.join(tmp / name, "s.sock")).start()
+
+
 def test_put_mixes(tmp):
-    d = Daemon(tmp).start()
-    d.sctool("write", 64)
-    d.sctool("write", 3000)
-    check(d.status()["requests"] == 1 + 3, d.status())
-    d.sctool("read", 64, 2)
-    check(d.stop() == 0)
-    check(read_file(d.seed_file) != b"\x5a" * 64)
+    """Two daemons from byte-identical seed files without platform entropy: a
+    PUT to one makes what it serves and stores next differ from the other's.
+    The control, without the PUT, shows they are equal otherwise."""
+    seed = os.urandom(64)
+    ident = write_machine_id(tmp / "machine-id", "0123456789abcdef" * 2)
+    for put in (False, True):
+        a, b = (twin(tmp, "%s-%d" % (n, put), seed, ident) for n in ("a", "b"))
+        if put:
+            a.sctool("write", 64)
+            a.sctool("write", 3000)
+            check(a.status()["requests"] == 1 + 3, a.status())
+        out_a = a.sctool("read", 64, 2).stdout.split()
+        out_b = b.sctool("read", 64, 2).stdout.split()
+        check(len(out_a) == len(out_b) == 2, "reads: %s %s" % (out_a, out_b))
+        check(a.stop() == 0 and b.stop() == 0, "seedd did not stop cleanly")
+        stored_a, stored_b = read_file(a.seed_file), read_file(b.seed_file)
+        print("%s: %s / %s" % ("PUT to a" if put else "no PUT", out_a[0][:16], out_b[0][:16]))
+        if put:
+            check(out_a[0] != out_b[0] and out_a[1] != out_b[1], "a PUT did not change the output")
+            check(stored_a != stored_b, "a PUT did not change the next stored seed")
+        else:
+            check(out_a == out_b, "identical seeds without a PUT served different bytes")
+            check(stored_a == stored_b, "identical seeds without a PUT stored different seeds")
 
 
 def test_entropy_poll_with_path(tmp):
@@ -233,35 +260,14 @@ def test_idle_reconnect(tmp):
     check(d.status()["requests"] == 3)
 
 
-def wait_clients(d, n, timeout=10):
-    """Polls the status until at most n connections are open (the query's own included)."""
-    deadline = time.monotonic() + timeout
-    while d.status()["clients"] > n:
-        check(time.monotonic() < deadline, "still %d connections" % d.status()["clients"])
-        time.sleep(0.05)
-
-
-def wait_for_listen_queue(pid, n, timeout=10):
-    """Polls until n connections wait in the listen queue of the socket process pid
-    listens on (ss(8)). By pid, not path: seedd binds the bare name inside its socket
+def listen_queue(pid):
+    """Connections waiting in the listen queue of the socket process pid listens
+    on (ss(8)). By pid, not path: seedd binds the bare name inside its socket
     directory, so that is the address ss shows."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = subprocess.run(["ss", "-xlpH"], capture_output=True, text=True,
-                               check=True).stdout.splitlines()
-        out = [l.split() for l in lines if "pid=%d," % pid in l]
-        if out and int(out[0][2]) >= n:
-            return
-        check(time.monotonic() < deadline, "listen queue of pid %d: %s" % (pid, out))
-        time.sleep(0.02)
-
-
-def closed_by_daemon(s):
-    s.settimeout(5)
-    try:
-        return s.recv(100) == b""
-    except ConnectionResetError:
-        return True
+    lines = subprocess.run(["ss", "-xlpH"], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    out = [l.split() for l in lines if "pid=%d," % pid in l]
+    return int(out[0][2]) if out else 0
 
 
 def test_max_clients(tmp):
@@ -275,7 +281,8 @@ def test_max_clients(tmp):
     check(code == 2 and "--max-clients-per-uid 5 is more than --max-clients 4" in log, log)
 
     d = Daemon(tmp, "--max-clients", "3").start()
-    wait_clients(d, 1)
+    # Only the status query's own connection left: the start-up probe's is gone.
+    wait_for(lambda: d.status()["clients"] <= 1, 30, "the start-up probe's connection to close")
     held = [connect(d.sock) for _ in range(3)]
     for s in held + [held[0]]:
         raw_get(s, 8)
@@ -330,7 +337,7 @@ def test_max_clients(tmp):
         refused.send(get_req(8))
         ctl = subprocess.Popen(target(SEEDCTL, "--socket", d.sock, "get"), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-        wait_for_listen_queue(d.proc.pid, 2)
+        wait_for(lambda: listen_queue(d.proc.pid) >= 2, 30, "2 connections queued")
     finally:
         d.proc.send_signal(signal.SIGCONT)
     refused.settimeout(5)
@@ -469,9 +476,6 @@ def test_seedctl(tmp):
     check(w.wait(10) == 0)
 
 
-STATUS_INFO = struct.Struct("=QQQqIIIiQQ16s512s")
-
-
 def fake_status_daemon(path, info):
     """Answers one STATUS request on path with the packed info, from the host's
     Python: the target's seedctl must read the same layout."""
@@ -483,8 +487,8 @@ def fake_status_daemon(path, info):
         c, _ = s.accept()
         with c:
             version, op, _, _ = HDR.unpack_from(c.recv(65536))
-            check(version == 1 and op == OP_STATUS)
-            c.send(HDR.pack(1, OP_STATUS, ST_OK, STATUS_INFO.size) + info)
+            check(version == wire.VERSION and op == OP_STATUS)
+            c.send(msg(OP_STATUS, info))
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     return s, t
@@ -494,16 +498,17 @@ def test_status_layout(tmp):
     """Every field of the STATUS payload, packed by the host and read by the
     built seedctl (the target's in a cross build), including 64-bit values
     beyond 32 bits and a last save after 2038."""
-    check(STATUS_INFO.size == 592, "STATUS_INFO is %d bytes" % STATUS_INFO.size)
     fields = dict(uptime_s=2**40 + 1, requests=2**33 + 2, bytes_served=2**50 + 3,
                   last_save_unix=4102444800, clients=7, seed_size=64, saves=2**35 + 5,
                   save_failures=2**36 + 6)
     seed_file = "/var/lib/seedd/" + "s" * 200
-    for flags, error, rc in ((3, 0, 0), (1, 28, 1)):
-        info = STATUS_INFO.pack(fields["uptime_s"], fields["requests"], fields["bytes_served"],
-                                fields["last_save_unix"], fields["clients"], fields["seed_size"],
-                                flags, error, fields["saves"], fields["save_failures"],
-                                b"9.8.7", seed_file.encode())
+    healthy = wire.STATUS_SEEDED | wire.STATUS_LAST_SAVE_OK
+    for flags, error, rc in ((healthy, 0, 0), (wire.STATUS_SEEDED, 28, 1)):
+        info = wire.pack_status(flags=flags, last_save_error=error, version="9.8.7",
+                                seed_file=seed_file, **fields)
+        check(wire.unpack_status(info) == dict(fields, flags=flags, last_save_error=error,
+                                               version="9.8.7", seed_file=seed_file),
+              "pack_status and unpack_status disagree")
         for args in (["status", "--json"], ["status"]):
             path = tmp / "fake-%d-%d.sock" % (flags, len(args))
             s, t = fake_status_daemon(path, info)
@@ -544,6 +549,7 @@ def test_provision(tmp):
     d = Daemon(tmp, "--no-create", seed_file=p).start()
     r = subprocess.run(target(SEEDCTL, "provision", p, "--force"), capture_output=True, text=True)
     check(r.returncode == 1 and "in use" in r.stderr, r)
+    check(d.stop() == 0, "seedd did not stop cleanly")
     r = subprocess.run(target(SEEDCTL, "provision", os.path.join(tmp.path, "no-dir", "seed")),
                        capture_output=True, text=True)
     check(r.returncode == 1 and "no-dir" in r.stderr, r)
