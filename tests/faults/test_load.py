@@ -3,13 +3,13 @@
 """Load and abuse, bounded in count and time: seedd keeps serving the well-behaved."""
 
 import os
-import socket
 import subprocess
 import time
 
 import seeddtest
-from seeddtest import get_req
-from faultlib import (Daemon, check, connect, loadgen, proc_cpu_s, raw_get, wait_for)
+from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, median, proc_cpu_s,
+                       raw_get, target, wait_for)
+from faultlib import LOADGEN, loadgen
 
 
 def refusals_logged(daemon):
@@ -32,14 +32,6 @@ def test_concurrent(tmp):
 
 def evictions_logged(daemon):
     return [line for line in daemon.log().splitlines() if "closed the least recently used connection" in line]
-
-
-def closed_by_daemon(s):
-    s.settimeout(5)
-    try:
-        return s.recv(4096) == b""
-    except ConnectionResetError:
-        return True
 
 
 def test_max_clients(tmp):
@@ -74,10 +66,10 @@ def test_max_clients(tmp):
           "connection, which saw EOF; %d log line(s): %s" % (len(lines), lines[0]))
 
 
-def p99_us(sock, n=3000):
+def p99_us(sock, n):
     rc, r, err = loadgen("latency", sock, n)
     check(rc == 0, "latency probe failed: %s %s" % (r, err))
-    return r["p99_us"], r
+    return r["p99_us"]
 
 
 def open_slow_peers(sock, n):
@@ -96,27 +88,43 @@ def open_slow_peers(sock, n):
 
 
 def test_slow_peers(tmp):
-    idle = 3
-    daemon = Daemon(tmp, "--idle-timeout", str(idle), "--max-clients", "1024").start()
-    peers = []
+    """500 slow peers cost a well-behaved client no latency: its p99 beside them
+    stays within 2x that of a twin daemon without them. The two are measured in
+    alternating rounds (the median of each side's p99 over the rounds), so that
+    both see the same load of the machine; up to three attempts."""
+    rounds, n = 5, 1000
+    # An idle timeout that outlasts the measurement: the peers must stay connected.
+    twin = Daemon(tmp, "--idle-timeout", "300", "--max-clients", "1024",
+                  seed_file=tmp / "twin-seed", sock=tmp / "twin.sock").start()
+    daemon = Daemon(tmp, "--idle-timeout", "300", "--max-clients", "1024").start()
+    peers = open_slow_peers(daemon.sock, 500)
     attempts = []
     for attempt in range(3):
-        base, rb = p99_us(daemon.sock)
-        t0 = time.monotonic()
-        peers = open_slow_peers(daemon.sock, 500)
-        loaded, rl = p99_us(daemon.sock)
-        attempts.append((base, loaded))
-        print("attempt %d: unloaded p99 %.1f us (p50 %.1f), with 500 slow peers p99 %.1f us "
-              "(p50 %.1f), ratio %.2f" % (attempt + 1, base, rb["p50_us"], loaded, rl["p50_us"],
-                                          loaded / base))
-        if loaded <= 2 * base:
+        base, loaded = [], []
+        for r in range(rounds):
+            order = ((twin, base), (daemon, loaded))
+            for d, out in order if r % 2 == 0 else order[::-1]:
+                out.append(p99_us(d.sock, n))
+        attempts.append((median(base), median(loaded)))
+        print("attempt %d: p99 %s us without, %s us with 500 slow peers; medians %.1f and "
+              "%.1f us, ratio %.2f" % (attempt + 1, " ".join("%.0f" % x for x in base),
+                                       " ".join("%.0f" % x for x in loaded), attempts[-1][0],
+                                       attempts[-1][1], attempts[-1][1] / attempts[-1][0]))
+        if attempts[-1][1] <= 2 * attempts[-1][0]:
             break
-        if attempt < 2:
-            for _, s in peers:
-                s.close()
-            wait_for(lambda: daemon.status()["clients"] <= 1, 10, "peers gone")
+    clients = daemon.status()["clients"]
+    check(clients >= 500, "the slow peers left during the measurement: %d clients" % clients)
     check(min(l / b for b, l in attempts) <= 2.0,
           "p99 with 500 slow peers above 2x unloaded in every attempt: %s" % attempts)
+    for _, s in peers:
+        s.close()
+    check(twin.stop() == 0 and daemon.stop() == 0, "seedd did not stop cleanly")
+
+    idle = 3
+    daemon = Daemon(tmp, "--idle-timeout", str(idle), "--max-clients", "1024",
+                    seed_file=tmp / "idle-seed", sock=tmp / "idle.sock").start()
+    t0 = time.monotonic()
+    peers = open_slow_peers(daemon.sock, 500)
     # A peer that keeps sending without reading is dropped once its queue is full.
     burst = connect(daemon.sock)
     burst.setblocking(False)
@@ -167,9 +175,9 @@ def test_fd_exhaustion(tmp):
     conns = []
     for _ in range(3 * limit):
         conns.append(connect(daemon.sock))
-    time.sleep(0.5)
+    wait_for(lambda: refusals_logged(daemon), 30, "seedd to run out of fds")
     cpu0, t0 = proc_cpu_s(daemon.proc.pid), time.monotonic()
-    time.sleep(3)
+    time.sleep(3)  # the window the CPU time is measured over
     # An admitted client is served while no fd is left for new ones.
     raw_get(keeper, 32)
     cpu = proc_cpu_s(daemon.proc.pid) - cpu0
@@ -195,9 +203,9 @@ def test_fairness(tmp):
     daemon = Daemon(tmp).start()
     rc, alone, err = loadgen("concurrent", daemon.sock, 1, secs)
     check(rc == 0, "baseline failed: %s" % err)
-    procs = [subprocess.Popen([os.environ["LOADGEN"], "flood", daemon.sock, str(secs)],
-                              stdout=subprocess.PIPE, text=True)]
-    procs += [subprocess.Popen([os.environ["LOADGEN"], "concurrent", daemon.sock, "1", str(secs)],
+    procs = [subprocess.Popen(target(LOADGEN, "flood", daemon.sock, secs), stdout=subprocess.PIPE,
+                              text=True)]
+    procs += [subprocess.Popen(target(LOADGEN, "concurrent", daemon.sock, 1, secs),
                                stdout=subprocess.PIPE, text=True) for _ in range(3)]
     rates = []
     for p in procs:
