@@ -1,14 +1,13 @@
 # SPDX-License-Identifier: MIT
-"""Helpers shared by the faults suite, on top of seeddtest."""
+"""What only the faults suite needs, on top of seeddtest: the fault injector,
+the load generator, tmpfs mounts and throw-away users."""
 
 import os
 import pwd
 import random
 import subprocess
-import threading
-import time
 
-from seeddtest import Daemon, Skip, check, connect, read_file, raw_get
+from seeddtest import Skip, check, read_file, target
 
 FAULTINJECT = os.environ.get("FAULTINJECT", "")
 LOADGEN = os.environ.get("LOADGEN", "loadgen")
@@ -37,52 +36,8 @@ def temp_files(dirpath):
     return [n for n in os.listdir(dirpath) if n.endswith(".tmp")]
 
 
-class ConnectWatch:
-    """Tries to use the socket while a daemon runs; records any success."""
-
-    def __init__(self, sock):
-        self.sock = sock
-        self.served = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            try:
-                s = connect(self.sock, timeout=0.5)
-                try:
-                    self.served.append(raw_get(s, 32))
-                finally:
-                    s.close()
-            except Exception:
-                time.sleep(0.002)
-
-    def finish(self):
-        self.stop.set()
-        self.thread.join()
-        return self.served
-
-
-def wait_for(pred, timeout, what, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-
-
-def proc_cpu_s(pid):
-    """utime + stime of a process, in seconds, from /proc/PID/stat."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def loadgen(*args, timeout=120):
-    r = subprocess.run([LOADGEN] + [str(a) for a in args], capture_output=True, text=True,
+    r = subprocess.run(target(LOADGEN, *args), capture_output=True, text=True,
                        timeout=timeout)
     line = r.stdout.strip().splitlines()[-1] if r.stdout.strip() else ""
     vals = dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
@@ -174,8 +129,3 @@ class Users:
 def as_user(uid, gid, argv, env):
     return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
                            "--"] + argv, capture_output=True, text=True, env=env, timeout=60)
-
-
-__all__ = ["Daemon", "Skip", "check", "connect", "read_file", "raw_get", "FAULTINJECT", "LOADGEN",
-           "fault_env", "check_seedfile", "temp_files", "ConnectWatch", "wait_for",
-           "proc_cpu_s", "loadgen", "need_root", "Mount", "Users", "as_user"]

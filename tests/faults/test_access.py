@@ -7,7 +7,8 @@ import subprocess
 import tempfile
 
 import seeddtest
-from faultlib import Daemon, Users, as_user, check, need_root
+from seeddtest import Daemon, check, target
+from faultlib import Users, as_user, need_root
 
 
 def test_allow_ids(tmp):
@@ -34,7 +35,7 @@ def test_allow_ids(tmp):
                   "allowed by %s but not served: %s %s" % (who, r.stdout, r.stderr))
         r = as_user(*refused, sctool + ["fail", "32"], env)
         check("rc=-1" in r.stdout and "zeroed=1" in r.stdout, "refused user: %s" % r.stdout)
-        r = as_user(*refused, [seeddtest.SEEDCTL, "--socket", daemon.sock, "get"], env)
+        r = as_user(*refused, target(seeddtest.SEEDCTL, "--socket", daemon.sock, "get"), env)
         check(r.returncode != 0 and not r.stdout.strip(), "refused user got bytes: %s" % r.stdout)
         # Root and seedd's own user are always served.
         daemon.sctool("read", 32, 1)

@@ -14,7 +14,8 @@ import threading
 import time
 
 import seeddtest
-from faultlib import LOADGEN, Daemon, Users, as_user, check, need_root, wait_for
+from seeddtest import Daemon, check, target, wait_for
+from faultlib import LOADGEN, Users, as_user, need_root
 
 SEEDCTL = seeddtest.SEEDCTL
 SCTOOL = seeddtest.SCTOOL
@@ -132,7 +133,7 @@ def fields(line):
 
 
 def status_as_rc(daemon, ids, env, rc):
-    r = as_user(*ids, [SEEDCTL, "--socket", daemon.sock, "status", "--json"], env)
+    r = as_user(*ids, target(SEEDCTL, "--socket", daemon.sock, "status", "--json"), env)
     check(r.returncode == rc, "seedctl status as uid %d: exit %d: %s" % (ids[0], r.returncode,
                                                                         r.stderr))
     return json.loads(r.stdout)
@@ -143,7 +144,7 @@ def status_as(daemon, ids, env):
 
 
 def seeds_as(ids, env, n=3):
-    r = as_user(*ids, [SCTOOL, "read", "32", str(n)], env)
+    r = as_user(*ids, target(SCTOOL, "read", "32", str(n)), env)
     out = r.stdout.split()
     check(r.returncode == 0 and len(out) == n and len(set(out)) == n,
           "uid %d not served: %s %s" % (ids[0], r.stdout, r.stderr))
@@ -169,7 +170,7 @@ def test_one_uid_holds_many(tmp):
         daemon = Daemon(tmp, sock=crowd.sock).start()
         env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
         t0 = time.monotonic()
-        p = crowd.spawn(hog, [LOADGEN, "hold", daemon.sock, "1100", "get"], env)
+        p = crowd.spawn(hog, target(LOADGEN, "hold", daemon.sock, "1100", "get"), env)
         lines = Lines(p)
         held = fields(lines.get(300, "connections"))
         took = time.monotonic() - t0
@@ -216,7 +217,7 @@ def test_reserved_slots(tmp):
         daemon = Daemon(tmp, "--max-clients", "64", "--max-clients-per-uid", "64",
                         sock=crowd.sock).start()
         env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
-        p = crowd.spawn(hog, [LOADGEN, "hold", daemon.sock, "100", "get"], env)
+        p = crowd.spawn(hog, target(LOADGEN, "hold", daemon.sock, "100", "get"), env)
         lines = Lines(p)
         held = fields(lines.get(120, "connections"))
         check(held["ok"] == 100 and held["open"] == 60, "64 - 4 reserved: %s" % held)
@@ -257,7 +258,7 @@ def test_many_processes(tmp):
         env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
         rss0 = rss_kb(daemon.proc.pid)[0]
         t0 = time.monotonic()
-        p = crowd.spawn(workers, [SCTOOL, "procs", str(n), "32"], env)
+        p = crowd.spawn(workers, target(SCTOOL, "procs", str(n), "32"), env)
         lines = Lines(p)
         first = lines.take(n, 240, "seed")
         took = time.monotonic() - t0
@@ -322,16 +323,16 @@ def test_status_limited(tmp):
               "limited status: %s" % lim)
         check(all(v is None for k, v in lim.items() if k not in shown),
               "withheld values are shown: %s" % lim)
-        r = as_user(*other, [SEEDCTL, "--socket", daemon.sock, "status"], env)
+        r = as_user(*other, target(SEEDCTL, "--socket", daemon.sock, "status"), env)
         check(r.returncode == 0 and "healthy" in r.stdout and "withheld" in r.stdout and
               seed not in r.stdout and "requests" not in r.stdout, r.stdout)
-        r = subprocess.run([SEEDCTL, "--socket", daemon.sock, "status"], capture_output=True,
+        r = subprocess.run(target(SEEDCTL, "--socket", daemon.sock, "status"), capture_output=True,
                            text=True)
         check(r.returncode == 0 and seed in r.stdout and "withheld" not in r.stdout, r.stdout)
         # Degraded (saves fail in a read-only state directory): the same exit code for all.
         os.chmod(state, 0o500)
         wait_for(lambda: not daemon.status()["last_save_ok"], 20, "a failed save")
-        r = as_user(*other, [SEEDCTL, "--socket", daemon.sock, "status"], env)
+        r = as_user(*other, target(SEEDCTL, "--socket", daemon.sock, "status"), env)
         check(r.returncode == 1 and "DEGRADED" in r.stdout and "FAILED" in r.stdout and
               "Permission denied" not in r.stdout, "degraded, limited: %s" % r.stdout)
         st = status_as_rc(daemon, other, env, 1)

@@ -6,7 +6,8 @@ import os
 import socket
 
 import seeddtest
-from faultlib import Daemon, check, connect, fault_env, raw_get, read_file, wait_for
+from seeddtest import Daemon, check, connect, raw_get, read_file, wait_for
+from faultlib import fault_env
 
 
 def listening(path):

@@ -5,13 +5,12 @@
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import time
 
 import seeddtest
-from seeddtest import OP_GET, OP_PUT, OP_STATUS, msg
-from faultlib import Daemon, check, check_seedfile, connect, fault_env, raw_get, wait_for
+from seeddtest import (OP_GET, OP_PUT, OP_STATUS, Daemon, check, closed_by_daemon, connect, msg,
+                       raw_get, wait_for)
+from faultlib import check_seedfile, fault_env
 
 WINDOW = 8
 
@@ -29,6 +28,11 @@ def check_no_secret(text, secrets, where):
     for s in secrets:
         for w in windows(s):
             check(w not in text, "%s holds seed bytes %r" % (where, w))
+
+
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
 
 
 def serve_some(daemon):
@@ -81,7 +85,7 @@ def test_crash(tmp):
     wrap = ["prlimit", "--core=unlimited", "--", "env", "--chdir=" + cwd]
     # Positive control: a dumpable process crashing the same way leaves a core.
     p = subprocess.Popen(wrap + ["sleep", "30"])
-    time.sleep(0.2)
+    wait_for(lambda: comm(p.pid) == "sleep", 30, "the control process to exec sleep")
     p.send_signal(signal.SIGSEGV)
     p.wait()
     control = os.listdir(cwd)
@@ -97,8 +101,8 @@ def test_crash(tmp):
     check(locked_kb > 0, "no memory locked: VmLck %s" % st["VmLck"].strip())
     daemon.proc.send_signal(signal.SIGSEGV)
     daemon.proc.wait(10)
+    # The kernel has written any core by the time the parent can reap the process.
     check(daemon.proc.returncode == -signal.SIGSEGV, "seedd exit %d" % daemon.proc.returncode)
-    time.sleep(0.2)
     check(not os.listdir(cwd), "seedd left a core dump: %s" % os.listdir(cwd))
     check_no_secret(daemon.log().encode(), served + [check_seedfile(daemon.seed_file)], "the log")
     print("SIGSEGV: control process dumped %s, seedd dumped nothing; VmLck %d kB; log clean"
@@ -122,10 +126,11 @@ def test_valgrind(tmp):
         s.send(bad)
         s.recv(4096)
     extra = [connect(daemon.sock) for _ in range(6)]
-    time.sleep(2.5)
-    for e in extra:
+    # Past --max-clients 4 the oldest are evicted, the idle timeout closes the rest.
+    for e in extra + [s]:
+        check(closed_by_daemon(e, timeout=60), "a connection outlived the idle timeout")
         e.close()
-    s.close()
+    wait_for(lambda: daemon.status()["saves"] >= 2, 60, "a periodic save under valgrind")
     daemon.sctool("read", 32, 5, env=daemon.client_env(SEEDD_TIMEOUT_MS=10000))
     rc = daemon.stop(timeout=60)
     report = open(vlog).read()

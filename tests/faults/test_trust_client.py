@@ -20,7 +20,8 @@ import sys
 import tempfile
 
 import seeddtest
-from faultlib import Daemon, Users, as_user, check, need_root, wait_for
+from seeddtest import Daemon, check, target, wait_for
+from faultlib import Users, as_user, need_root
 
 MAX_TIMEOUT_MS = 60000
 
@@ -179,14 +180,14 @@ def test_cross_uid_daemon(tmp):
         daemons.append(daemon)
         env = daemon.client_env()
         for who, ids in (("uid %d" % alice[0], alice), ("root", None)):
-            argv = [seeddtest.SEEDCTL, "--socket", daemon.sock, "status"]
+            argv = target(seeddtest.SEEDCTL, "--socket", daemon.sock, "status")
             r = as_user(*ids, argv, env) if ids else subprocess.run(
                 argv, capture_output=True, text=True, env=env, timeout=60)
             check(r.returncode == 3 and "Operation not permitted" in r.stderr,
                   "seedctl status as %s against a daemon of uid %d: %d %s"
                   % (who, bob[0], r.returncode, r.stderr))
         for who, ids in (("uid %d" % alice[0], alice), ("root", None)):
-            argv = [seeddtest.SCTOOL, "failread", "32"]
+            argv = target(seeddtest.SCTOOL, "failread", "32")
             r = as_user(*ids, argv, env) if ids else subprocess.run(
                 argv, capture_output=True, text=True, env=env, timeout=60)
             f = fields(r.stdout)
@@ -194,10 +195,10 @@ def test_cross_uid_daemon(tmp):
                   "%s against a daemon of uid %d: %s %s" % (who, bob[0], r.stdout, r.stderr))
             check(status_as(daemon, bob, env)["requests"] == 0, "%s sent a request" % who)
             print("%s against seedd of uid %d: %s" % (who, bob[0], r.stdout.strip()))
-        r = as_user(*alice, [seeddtest.SEEDCTL, "--socket", daemon.sock, "get"], env)
+        r = as_user(*alice, target(seeddtest.SEEDCTL, "--socket", daemon.sock, "get"), env)
         check(r.returncode == 1 and "Operation not permitted" in r.stderr, r.stderr)
         # The control: the daemon's own uid is served.
-        r = as_user(*bob, [seeddtest.SCTOOL, "read", "32", "1"], env)
+        r = as_user(*bob, target(seeddtest.SCTOOL, "read", "32", "1"), env)
         check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)
         check(status_as(daemon, bob, env)["requests"] == 1, "not one request")
         check(daemon.stop() == 0)
@@ -207,7 +208,7 @@ def test_cross_uid_daemon(tmp):
         svc = users.daemon_user()
         daemon = daemon_as(tmp, svc)
         daemons.append(daemon)
-        r = as_user(*alice, [seeddtest.SCTOOL, "read", "32", "1"], daemon.client_env())
+        r = as_user(*alice, target(seeddtest.SCTOOL, "read", "32", "1"), daemon.client_env())
         check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)
         daemon.sctool("read", 32, 1)
         check(daemon.status()["requests"] == 2, daemon.status())
