@@ -29,7 +29,7 @@ import subprocess
 import time
 import uuid
 
-from seeddtest import Skip, check
+from seeddtest import Skip, check, wait_for
 
 SOURCE_ROOT = os.environ.get("SOURCE_ROOT", "")
 BOOT_DIR = os.environ.get("BOOT_DIR", "")
@@ -188,17 +188,6 @@ def proc_comm(pid):
             return f.read().strip()
     except FileNotFoundError:
         return ""
-
-
-def wait_for(pred, timeout, what, step=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
-        time.sleep(step)
 
 
 def cgroup_dirs():

@@ -11,8 +11,8 @@ import datetime
 import os
 import re
 
-from bootlib import DAEMON_USER, SEED_FILE, SOCKET, STATE_DIR, booted, check, log, wait_for
-from seeddtest import main
+from bootlib import DAEMON_USER, SEED_FILE, SOCKET, STATE_DIR, booted, log
+from seeddtest import check, main, wait_for
 
 SERVICE = "seedd.service"
 SOCKET_UNIT = "seedd.socket"

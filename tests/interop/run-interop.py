@@ -168,18 +168,14 @@ def case_tls(env, daemon, version):
         srv = subprocess.Popen([server, "server_addr=127.0.0.1", f"server_port={port}"],
                                env=daemon.client_env(), stdin=subprocess.DEVNULL,
                                stdout=slog, stderr=subprocess.STDOUT)
+    def listening():
+        text = seeddtest.read_file(server_log).decode(errors="replace")
+        if srv.poll() is not None:
+            raise Failure(f"ssl_server2 exited {srv.returncode}: {text[-2000:]}")
+        return "Waiting for a remote connection" in text
+
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            with open(server_log) as f:
-                text = f.read()
-            if "Waiting for a remote connection" in text:
-                break
-            if srv.poll() is not None:
-                raise Failure(f"ssl_server2 exited {srv.returncode}: {text[-2000:]}")
-            if time.monotonic() > deadline:
-                raise Failure("ssl_server2 not listening after 20 s: " + text[-2000:])
-            time.sleep(0.05)
+        seeddtest.wait_for(listening, 60, f"ssl_server2 to listen on port {port}")
         server_requests = daemon.requests() - before
         check(server_requests >= 1,
               f"ssl_server2 {version} seeded its DRBG from seedd ({server_requests} requests)")

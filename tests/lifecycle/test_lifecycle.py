@@ -8,17 +8,9 @@ import pwd
 import stat
 import subprocess
 
-from seeddtest import (Daemon, Skip, check, connect, main, raw_get, read_file, write_seed, SEEDCTL,
-                       target)
-
-MAGIC = b"seeddenc"
-HDR = 32
-TAG = 16
-HASH = 32
-
-
-def sealed_size(seed_len):
-    return HDR + seed_len + HASH + TAG
+from seeddtest import (Daemon, check, connect, main, raw_get, read_file, seal, snapshot,
+                       write_machine_id, write_seed, SEEDCTL, target)
+from seeddtest.seal import MAGIC, sealed_size
 
 
 def seedctl(*args, stdin=b""):
@@ -29,18 +21,6 @@ def seedctl(*args, stdin=b""):
 
 def write_key(path, data=None, mode=0o600):
     return write_seed(path, os.urandom(32) if data is None else data, mode)
-
-
-def write_machine_id(path, ident):
-    with open(path, "w") as f:
-        f.write(ident + "\n")
-    return path
-
-
-def snapshot(path):
-    st = os.lstat(path)
-    data = read_file(path) if os.path.isfile(path) and not os.path.islink(path) else None
-    return data, st.st_ino, st.st_mode, st.st_mtime_ns
 
 
 def expect_untouched(path, before):
@@ -205,7 +185,8 @@ def test_provision_key_file(tmp):
         rc, out, err = seedctl("provision", "--key-file", key, "--bytes", n, path)
         check(rc == 0 and "encrypted" in out, "provision --key-file: %d %s" % (rc, err))
         data = read_file(path)
-        check(len(data) == sealed_size(n) and data[:8] == MAGIC and data[10] == n,
+        check(len(data) == sealed_size(n) and seal.header(data)["magic"] == MAGIC and
+              seal.header(data)["seed_len"] == n,
               "%d-byte seed: %d bytes, header %s" % (n, len(data), data[:12].hex()))
         check(stat.S_IMODE(os.stat(path).st_mode) == 0o600, "mode is not 0600")
         rc, out, err = seedctl("check", "--key-file", key, path)
@@ -393,8 +374,10 @@ def test_encrypt_new_seedfile(tmp):
     run_once(d)
     data = read_file(d.seed_file)
     check(len(data) == sealed_size(64), "encrypted file has %d bytes" % len(data))
-    check(data[:8] == MAGIC and data[8] == 1 and data[9] == 1 and data[10] == 64,
-          "header: %s" % data[:12].hex())
+    hdr = seal.header(data)
+    check((hdr["magic"], hdr["version"], hdr["cipher"], hdr["seed_len"]) ==
+          (MAGIC, seal.FORMAT_VERSION, seal.CIPHER_AES_256_GCM, 64),
+          "header: %s" % data[:seal.OFFSET["key_id"]].hex())
     check(os.stat(d.seed_file).st_mode & 0o777 == 0o600, "mode is not 0600")
     check(not os.path.exists(d.seed_file + ".machine"), "raw-format sibling beside an encrypted seed")
     rc, out, err = seedctl("check", d.seed_file)
@@ -405,7 +388,9 @@ def test_encrypt_new_seedfile(tmp):
     # Restarts read it back and write a fresh ciphertext (new seed, new nonce).
     run_once(daemon(tmp, key=key))
     data2 = read_file(d.seed_file)
-    check(len(data2) == len(data) and data2[:20] == data[:20] and data2[20:] != data[20:],
+    nonce = seal.OFFSET["nonce"]
+    check(len(data2) == len(data) and data2[:nonce] == data[:nonce] and
+          data2[nonce:] != data[nonce:],
           "second save did not produce a fresh ciphertext")
 
 
@@ -481,6 +466,10 @@ def tamper(data, offset):
     return bytes(b)
 
 
+def put_byte(data, offset, value):
+    return data[:offset] + bytes([value]) + data[offset + 1:]
+
+
 def test_encrypted_refusals(tmp):
     key = tmp / "key"
     write_key(key)
@@ -489,16 +478,17 @@ def test_encrypted_refusals(tmp):
     n = len(good)
     other = tmp / "other.key"
     write_key(other)
+    at = seal.OFFSET
     cases = [
-        ("ciphertext bit", tamper(good, HDR + 5), None, "tampered"),
-        ("machine hash bit", tamper(good, HDR + 64 + 3), None, "tampered"),
+        ("ciphertext bit", tamper(good, seal.CIPHERTEXT + 5), None, "tampered"),
+        ("machine hash bit", tamper(good, seal.CIPHERTEXT + 64 + 3), None, "tampered"),
         ("tag bit", tamper(good, n - 1), None, "tampered"),
-        ("nonce bit", tamper(good, 25), None, "tampered"),
-        ("reserved byte", tamper(good, 11), None, "malformed header"),
-        ("version", good[:8] + b"\x02" + good[9:], None, "format version 2"),
-        ("cipher", good[:9] + b"\x07" + good[10:], None, "malformed header"),
-        ("seed length", good[:10] + b"\x20" + good[11:], None, "trailing data"),
-        ("key id", tamper(good, 13), None, "wrong key"),
+        ("nonce bit", tamper(good, at["nonce"] + 5), None, "tampered"),
+        ("reserved byte", tamper(good, at["reserved"]), None, "malformed header"),
+        ("version", put_byte(good, at["version"], 2), None, "format version 2"),
+        ("cipher", put_byte(good, at["cipher"], 7), None, "malformed header"),
+        ("seed length", put_byte(good, at["seed_len"], 32), None, "trailing data"),
+        ("key id", tamper(good, at["key_id"] + 1), None, "wrong key"),
         ("truncated tag", good[:-1], None, "truncated"),
         ("truncated to 100", good[:100], None, "truncated"),
         ("truncated to 64", good[:64], None, "truncated"),

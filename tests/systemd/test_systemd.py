@@ -17,7 +17,8 @@ import subprocess
 import time
 
 from seeddtest import (Daemon, Skip, check, connect, get_req, main, parse_reply, raw_get,
-                       read_file, write_seed, OP_GET, ST_OK, SCTOOL, SEEDCTL, SEEDD)
+                       read_file, target, wait_for, write_seed, OP_GET, ST_OK, SCTOOL, SEEDCTL,
+                       SEEDD)
 
 ENV = os.environ
 HAVE_SYSTEMD = ENV.get("HAVE_SYSTEMD") == "1"
@@ -135,17 +136,14 @@ def test_security_exposure(tmp):
     check(float(m.group(1)) <= 2.0, "exposure %s is above 2.0" % m.group(1))
 
 
-def wait_for_socket(path, proc, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        check(proc.poll() is None, "systemd-socket-activate exited with %s" % proc.returncode)
-        try:
-            if stat.S_ISSOCK(os.lstat(path).st_mode):
-                return
-        except FileNotFoundError:
-            pass
-        time.sleep(0.01)
-    raise AssertionError("no socket at %s within %ss" % (path, timeout))
+def socket_bound(path, proc):
+    """Whether proc (systemd-socket-activate) has bound its socket at path; it
+    must not have exited. A connect would start seedd, so it only looks."""
+    check(proc.poll() is None, "systemd-socket-activate exited with %s" % proc.returncode)
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return False
 
 
 def test_socket_activation(tmp):
@@ -155,11 +153,11 @@ def test_socket_activation(tmp):
     old = write_seed(seed_file)
     log_path = tmp / "activate.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(["systemd-socket-activate", "--seqpacket", "-l", sock, SEEDD,
-                                 "--seed-file", seed_file, "--socket", sock],
+        proc = subprocess.Popen(["systemd-socket-activate", "--seqpacket", "-l", sock,
+                                 *target(SEEDD, "--seed-file", seed_file, "--socket", sock)],
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
-        wait_for_socket(sock, proc)
+        wait_for(lambda: socket_bound(sock, proc), 30, "a socket at %s" % sock)
         time.sleep(0.2)
         check(read_file(seed_file) == old, "the seed file changed before anyone connected")
         check(not os.path.exists(seed_file + ".lock"), "seedd started before anyone connected")
@@ -168,7 +166,7 @@ def test_socket_activation(tmp):
         # queues them and seedd answers once its seed is updated.
         first = connect(sock, timeout=10)
         first.send(get_req(32))
-        early = [subprocess.Popen([SCTOOL, "read", "64", "3"], stdout=subprocess.PIPE,
+        early = [subprocess.Popen(target(SCTOOL, "read", "64", "3"), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True,
                                   env=dict(ENV, SEEDD_SOCKET=sock, SEEDD_TIMEOUT_MS="10000"))
                  for _ in range(8)]
@@ -193,7 +191,7 @@ def test_socket_activation(tmp):
             s = connect(sock, timeout=5)
             check(len(raw_get(s, 32)) == 32)
             s.close()
-        r = run([SEEDCTL, "--socket", sock, "status", "--json"])
+        r = run(target(SEEDCTL, "--socket", sock, "status", "--json"))
         check(r.returncode == 0 and '"seeded":true' in r.stdout, "status: %s%s"
               % (r.stdout, r.stderr))
 
@@ -316,8 +314,9 @@ def run_with_listen_fds(tmp, socks):
     old = write_seed(seed_file)
     redirs = " ".join("%d<&%d" % (3 + i, s.fileno()) for i, s in enumerate(socks))
     script = 'export LISTEN_PID=$$ LISTEN_FDS=%d; exec "$0" "$@" %s' % (len(socks), redirs)
-    r = run(["sh", "-c", script, SEEDD, "--seed-file", seed_file, "--socket",
-             tmp / "unused.sock"], pass_fds=[s.fileno() for s in socks], timeout=20)
+    r = run(["sh", "-c", script, *target(SEEDD, "--seed-file", seed_file, "--socket",
+                                         tmp / "unused.sock")],
+            pass_fds=[s.fileno() for s in socks], timeout=20)
     check(read_file(seed_file) == old, "seedd touched the seed file")
     check(not os.path.exists(tmp / "unused.sock"), "seedd fell back to --socket")
     return r
@@ -383,7 +382,7 @@ def journal_run(tmp, js):
     with open(log_path, "wb") as log:
         st = os.fstat(log.fileno())
         env = dict(ENV, JOURNAL_STREAM=js(st))
-        proc = subprocess.Popen([SEEDD, "--seed-file", seed_file, "--socket", sock], env=env,
+        proc = subprocess.Popen(target(SEEDD, "--seed-file", seed_file, "--socket", sock), env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     d = Daemon(tmp, seed_file=seed_file, sock=sock)
     d.proc = proc
@@ -412,7 +411,7 @@ def test_journal_prefix_refusal(tmp):
     log_path = tmp / "refuse.log"
     with open(log_path, "wb") as log:
         st = os.fstat(log.fileno())
-        r = run([SEEDD, "--seed-file", seed_file, "--socket", tmp / "s.sock"],
+        r = run(target(SEEDD, "--seed-file", seed_file, "--socket", tmp / "s.sock"),
                 env=dict(ENV, JOURNAL_STREAM="%d:%d" % (st.st_dev, st.st_ino)), stdout=log,
                 stderr=subprocess.STDOUT, capture_output=False)
     with open(log_path) as f:
@@ -578,7 +577,7 @@ def with_arg(opt, arg):
 
 
 def test_man_seedd(tmp):
-    helptext = run([SEEDD, "--help"]).stdout
+    helptext = run(target(SEEDD, "--help")).stdout
     man = read_scd("seedd")
     in_help = help_opts(helptext)
     in_man = scd_defined(scd_section(man, "OPTIONS"))
@@ -587,8 +586,9 @@ def test_man_seedd(tmp):
     for opt in scd_opts(man):
         check(opt in in_help, "seedd(8) mentions --%s, which seedd does not have" % opt)
     for opt, arg in in_man.items():
-        check(accepted([SEEDD] + with_arg(opt, arg)), "seedd refuses --%s from its man page" % opt)
-    check(not accepted([SEEDD, "--no-such-option"]), "the acceptance check cannot fail")
+        check(accepted(target(SEEDD, *with_arg(opt, arg))),
+              "seedd refuses --%s from its man page" % opt)
+    check(not accepted(target(SEEDD, "--no-such-option")), "the acceptance check cannot fail")
 
 
 def seedctl_help_commands(text):
@@ -603,7 +603,7 @@ def seedctl_help_commands(text):
 
 
 def test_man_seedctl(tmp):
-    helptext = run([SEEDCTL, "--help"]).stdout
+    helptext = run(target(SEEDCTL, "--help")).stdout
     man = read_scd("seedctl")
     help_cmds = seedctl_help_commands(helptext)
     help_global = help_opts(helptext.split("Options:\n", 1)[1])
@@ -623,12 +623,12 @@ def test_man_seedctl(tmp):
         check(accepted([SEEDCTL] + with_arg(opt, arg)), "seedctl refuses --%s" % opt)
     for cmd, opts in man_cmds.items():
         for opt, arg in list(opts.items()) + list(man_global.items()):
-            check(accepted([SEEDCTL, cmd] + with_arg(opt, arg)),
+            check(accepted(target(SEEDCTL, cmd) + with_arg(opt, arg)),
                   "seedctl %s refuses --%s from its man page" % (cmd, opt))
     for opt in scd_opts(man):
         check(opt in help_global or any(opt in o for o in help_cmds.values()),
               "seedctl(1) mentions --%s, which seedctl does not have" % opt)
-    check(not accepted([SEEDCTL, "status", "--no-such-option"]), "the check cannot fail")
+    check(not accepted(target(SEEDCTL, "status", "--no-such-option")), "the check cannot fail")
 
     # The documented JSON keys are the ones status --json prints.
     d = Daemon(tmp)
