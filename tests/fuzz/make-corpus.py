@@ -8,20 +8,17 @@ from there. Deterministic, so re-running it changes nothing in git.
 
 import hashlib
 import os
-import struct
 import sys
 
-HDR = struct.Struct("=BBHI")
-GET, PUT, STATUS = 1, 2, 3
-MAX = 1024
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from seeddtest import seal, wire  # noqa: E402
 
-
-def msg(op, payload=b"", version=1, status=0, length=None):
-    return HDR.pack(version, op, status, len(payload) if length is None else length) + payload
+GET_REQ, GET, PUT, STATUS, msg = wire.GET_REQ, wire.OP_GET, wire.OP_PUT, wire.OP_STATUS, wire.msg
+MAX = wire.MAX_PAYLOAD
 
 
 def get(n):
-    return msg(GET, struct.pack("=I", n))
+    return msg(GET, GET_REQ.pack(n))
 
 
 def pattern(n, start=1):
@@ -40,13 +37,13 @@ def requests():
     yield msg(STATUS)
     yield msg(STATUS, b"x")
     yield msg(GET, b"\x20\x00")
-    yield msg(GET, struct.pack("=II", 32, 0))
+    yield msg(GET, GET_REQ.pack(32) + bytes(4))
     for op in (0, 4, 0x7F, 0xFF):
         yield msg(op)
-    yield msg(GET, struct.pack("=I", 32), version=0)
-    yield msg(GET, struct.pack("=I", 32), version=2)
-    yield msg(GET, struct.pack("=I", 32), status=5)
-    yield msg(GET, struct.pack("=I", 32), length=5)
+    yield msg(GET, GET_REQ.pack(32), version=0)
+    yield msg(GET, GET_REQ.pack(32), version=2)
+    yield msg(GET, GET_REQ.pack(32), status=wire.ST_BUSY)
+    yield msg(GET, GET_REQ.pack(32), length=5)
     yield msg(PUT, b"abc", length=0xFFFFFFFF)
     for n in range(8):
         yield get(32)[:n]
@@ -57,7 +54,7 @@ def replies():
     yield msg(GET, pattern(32))
     yield msg(GET, pattern(MAX))
     yield msg(PUT)
-    yield msg(STATUS, pattern(592))
+    yield msg(STATUS, pattern(wire.STATUS_INFO.size))
     for st in range(1, 9):
         yield msg(GET, status=st)
         yield msg(0, status=st)
@@ -89,9 +86,10 @@ def sealed():
     """Inputs of fuzz-seal.c: mode byte, then content or seed + machine + edits."""
     yield b"\x00" + pattern(64, 7)
     yield b"\x00" + pattern(32, 8)
-    yield b"\x00" + b"seeddenc\x01\x01\x40\x00" + pattern(132, 9)
-    yield b"\x00" + b"seeddenc\x02\x01\x20\x00" + pattern(100, 10)
-    yield b"\x00seeddenc"
+    yield b"\x00" + seal.prefix(64) + pattern(seal.sealed_size(64) - seal.PREFIX.size, 9)
+    yield b"\x00" + seal.prefix(32, version=2) + pattern(seal.sealed_size(32) - seal.PREFIX.size,
+                                                         10)
+    yield b"\x00" + seal.MAGIC
     for size in (0, 1):
         yield b"\x01" + bytes([size]) + pattern(96, 11 + size)
         yield b"\x02" + bytes([size]) + pattern(96, 13 + size)
@@ -100,16 +98,31 @@ def sealed():
 
 
 def main():
+    """Writes the corpus; with --check, only tells whether the committed one is current."""
+    only_check = sys.argv[1:] == ["--check"]
+    if sys.argv[1:] and not only_check:
+        print("usage: %s [--check]" % sys.argv[0], file=sys.stderr)
+        return 2
     top = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+    stale = []
     for name, gen in (("proto", lambda: list(requests()) + list(replies())),
                       ("request", requests), ("seedfile", seedfiles), ("seal", sealed)):
         d = os.path.join(top, name)
-        os.makedirs(d, exist_ok=True)
+        if not only_check:
+            os.makedirs(d, exist_ok=True)
         for data in gen():
             path = os.path.join(d, "seed-" + hashlib.sha1(data).hexdigest()[:16])
+            if only_check:
+                if not os.path.isfile(path):
+                    stale.append(path)
+                continue
             with open(path, "wb") as f:
                 f.write(data)
-    return 0
+    for path in stale:
+        print("missing from the committed corpus: %s" % path)
+    if only_check:
+        print("the committed corpus is %s" % ("stale: run make-corpus.py" if stale else "current"))
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
