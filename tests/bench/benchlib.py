@@ -1,15 +1,14 @@
 # SPDX-License-Identifier: MIT
-"""Shared by run-bench.py and syscalls.py: builds, daemons, statistics, strace output."""
+"""Shared by run-bench.py and syscalls.py: builds, daemons, strace output; the
+daemon start-up, probes and statistics are tests/lib/seeddtest's."""
 import json
-import math
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import seeddtest  # noqa: E402
 
 
 class BenchError(Exception):
@@ -34,30 +33,6 @@ def env_list(name, default, kind=int):
         return [kind(x) for x in v.split(",")]
     except ValueError:
         sys.exit(f"{os.path.basename(sys.argv[0])}: {name} must be a comma-separated list")
-
-
-def pct(values, p):
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    s = sorted(values)
-    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
-
-
-def median(values):
-    values = [v for v in values if v is not None]
-    if not values:
-        return None
-    s = sorted(values)
-    mid = len(s) // 2
-    return s[mid] if len(s) % 2 else (s[mid - 1] + s[mid]) / 2
-
-
-def proc_cpu_s(pid):
-    """User + system CPU seconds a live process has used."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def vm_rss_kib(pid):
@@ -152,22 +127,6 @@ def assignments(variables):
     return [f"{k}={v}" for k, v in variables.items()]
 
 
-def wait_for_socket(path, proc, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            s.connect(path)
-            return True
-        except OSError:
-            time.sleep(0.01)
-        finally:
-            s.close()
-    return False
-
-
 def provision(path, nbytes=64):
     """A seed file as seedctl provision writes it, so that a start is a restart."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -178,42 +137,31 @@ def provision(path, nbytes=64):
         os.close(fd)
 
 
-class Daemon:
-    """A seedd of one build on a private directory; stop() checks it exits 0."""
+class Daemon(seeddtest.Daemon):
+    """A seedd of one build on a private directory of its own under base,
+    started on a provisioned seed file; stop() checks it exits 0."""
 
     def __init__(self, build, base, name, args=()):
+        tmp = seeddtest.TempDir(prefix=f"{name}-", base=base)
+        super().__init__(tmp, *args, program=build.seedd)
         self.build = build
-        self.dir = tempfile.mkdtemp(prefix=f"{name}-", dir=base)  # mode 0700
-        self.sock = os.path.join(self.dir, "seedd.sock")
-        self.seed_file = os.path.join(self.dir, "seedfile")
+        self.dir = tmp.path
         provision(self.seed_file)
-        self.log = open(os.path.join(self.dir, "seedd.log"), "w+")
-        self.proc = subprocess.Popen(
-            [build.seedd, "--seed-file", self.seed_file, "--socket", self.sock, *args],
-            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
-        self.pid = self.proc.pid
-        if not wait_for_socket(self.sock, self.proc):
+        try:
+            self.start(timeout=30)
+        except AssertionError as e:
             self.stop(check=False)
-            raise BenchError(f"{build.name} seedd did not start:\n{self.log_text()}")
-
-    def log_text(self):
-        self.log.seek(0)
-        return self.log.read()
-
-    def alive(self):
-        return self.proc.poll() is None
+            raise BenchError(f"{build.name} seedd did not start: {e}") from None
+        self.pid = self.proc.pid
 
     def stop(self, check=True):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
+        try:
+            rc = super().stop(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
         if check and rc != 0:
-            raise BenchError(f"{self.build.name} seedd exited {rc} on SIGTERM:\n{self.log_text()}")
+            raise BenchError(f"{self.build.name} seedd exited {rc} on SIGTERM:\n{self.log()}")
         return rc
 
     def __enter__(self):
@@ -273,19 +221,3 @@ def parse_strace_c(path):
             errors = int(fields[4]) if len(fields) == 6 else 0
             out[fields[-1]] = (int(fields[3]), errors)
     return out
-
-
-def wait_for_text(path, pattern, timeout=15.0):
-    """Polls a file another process writes until a regex matches; returns the match or None."""
-    deadline = time.monotonic() + timeout
-    rx = re.compile(pattern, re.M)
-    while time.monotonic() < deadline:
-        try:
-            with open(path, errors="replace") as f:
-                m = rx.search(f.read())
-            if m:
-                return m
-        except FileNotFoundError:
-            pass
-        time.sleep(0.01)
-    return None

@@ -54,8 +54,8 @@ import tempfile
 import time
 
 from benchlib import (BenchError, Build, Daemon, assignments, env_list, env_num, fs_type,
-                      median, parse_strace, pct, proc_cpu_s, provision, run_json, vm_rss_kib,
-                      wait_for_text)
+                      parse_strace, provision, run_json, vm_rss_kib)
+from seeddtest import median, pct, proc_cpu_s, wait_for_text
 
 CASES = ["table", "fresh", "storm", "start", "crowd", "idle"]
 BYTES = 64
@@ -106,7 +106,7 @@ def case_table(ctx):
             for d in daemons.values():
                 if not d.alive():
                     raise BenchError(f"{d.build.name} seedd died during the table:\n"
-                                     f"{d.log_text()}")
+                                     f"{d.log()}")
     cells = []
     for (label, n), rs in runs.items():
         cell = {"label": label, "procs": n, "mode": rs[0]["mode"], "build": rs[0]["build"],
@@ -256,8 +256,10 @@ def start_once(ctx, build):
     if r["exit_status"] != 0 or r.get("broken"):
         raise BenchError(f"traced start ({build.name}): {r.get('broken', 'failed')}\n"
                          f"{r.get('stderr', '')}")
-    if not wait_for_text(trace, r"\+\+\+ exited with"):
-        raise BenchError(f"traced start ({build.name}): strace wrote no exit to {trace}")
+    try:
+        wait_for_text(trace, r"\+\+\+ exited with", 15)
+    except AssertionError:
+        raise BenchError(f"traced start ({build.name}): strace wrote no exit to {trace}") from None
     calls = parse_strace(trace)
     execve = next((c for c in calls if c["name"] == "execve" and c["ret"] == "0"), None)
     if execve is None:
@@ -548,7 +550,7 @@ def fmt_table(res):
                      f"{f1(s['first_accept_ms'], 10, 2)}")
         L.append("       (files replaced before READY: " + "; ".join(
             f"{s['label']} {', '.join(s['files_replaced']) or 'none'}" for s in res["start"])
-            + f"; full traces beside the JSON: "
+            + "; full traces beside the JSON: "
             + ", ".join(os.path.basename(s["strace_log"]) for s in res["start"]) + ")")
     if res.get("crowd"):
         L += ["", f"crowd: {cfg['crowd']} live processes, one seed each, all alive until all "
