@@ -7,7 +7,6 @@
 #define SEEDD_BENCH_H
 
 #include <stdint.h>
-#include <time.h>
 
 /* The fd the record goes to: a pipe, or a shared file with BENCH_ENV_SLOT. */
 #define BENCH_ENV_REPORT_FD "SEEDD_BENCH_REPORT_FD"
@@ -26,13 +25,5 @@ struct bench_record {
 	int32_t error;     /* 0, or the positive errno the first read failed with */
 	uint32_t done;     /* 1 in a complete record */
 };
-
-static inline int64_t bench_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 #endif

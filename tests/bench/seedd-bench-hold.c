@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "measure.h"
 #include "seedd-protocol.h"
 
 #define SEED_BYTES 64
@@ -109,7 +110,7 @@ int main(int argc, char **argv)
 	if (!fds)
 		return 1;
 
-	t0 = bench_now_ns();
+	t0 = measure_now_ns();
 	for (unsigned long i = 0; i < conns; i++) {
 		int fd = conn_open(&sa);
 
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
 	}
 	printf("{\"conns\": %lu, \"ok\": %lu, \"failed\": %lu, \"seconds\": %.3f, "
 	       "\"first_error\": \"",
-	       conns, ok, failed, (double)(bench_now_ns() - t0) / 1e9);
+	       conns, ok, failed, (double)(measure_now_ns() - t0) / 1e9);
 	if (first_error <= -100)
 		printf("status %d", -first_error - 100);
 	else if (first_error)

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "measure.h"
 #include "seedclient.h"
 
 #define SEED_BYTES 64
@@ -109,7 +110,7 @@ static void hold(void)
 
 int main(int argc, char **argv)
 {
-	struct bench_record rec = { .main_ns = bench_now_ns() };
+	struct bench_record rec = { .main_ns = measure_now_ns() };
 	unsigned char buf[SEED_BYTES];
 	enum method m = METHOD_SEED;
 	unsigned long count = 1;
@@ -133,9 +134,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 
-	rec.before_ns = bench_now_ns();
+	rec.before_ns = measure_now_ns();
 	rec.error = read_seed(m, buf);
-	rec.after_ns = bench_now_ns();
+	rec.after_ns = measure_now_ns();
 	rec.digest = rec.error ? 0 : fnv1a(buf, sizeof(buf));
 	rec.done = 1;
 	failed = rec.error != 0;

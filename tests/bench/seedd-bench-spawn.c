@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/inet_diag.h>
@@ -49,6 +50,7 @@
 #include <netinet/tcp.h>
 
 #include "bench.h"
+#include "measure.h"
 
 #define MAX_CMDS 8
 #define WARMUP_RUNS 10
@@ -208,7 +210,7 @@ static void json_i64s(const char *name, const int64_t *v, size_t n)
 static int fresh_once(const struct cmd *c, char **env, int wfd, int rfd, uint64_t *ns,
 		      struct bench_record *rec)
 {
-	int64_t t0 = bench_now_ns();
+	int64_t t0 = measure_now_ns();
 	pid_t pid = fork();
 	ssize_t n;
 	int st;
@@ -223,7 +225,7 @@ static int fresh_once(const struct cmd *c, char **env, int wfd, int rfd, uint64_
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			die("waitpid");
-	*ns = (uint64_t)(bench_now_ns() - t0);
+	*ns = (uint64_t)(measure_now_ns() - t0);
 	n = read(rfd, rec, sizeof(*rec));
 	if (n != (ssize_t)sizeof(*rec) || !rec->done)
 		return -1;
@@ -329,7 +331,7 @@ static void crowd_start(struct crowd *cw, const struct cmd *c, unsigned n, int h
 		int r;
 
 		snprintf(slot, sizeof(slot), BENCH_ENV_SLOT "=%u", i);
-		cw->start_ns[i] = bench_now_ns();
+		cw->start_ns[i] = measure_now_ns();
 		/* vfork-like: the environment is copied before this returns. */
 		r = posix_spawn(&cw->pid[i], c->argv[0], NULL, NULL, c->argv, env);
 		if (r) {
@@ -413,7 +415,7 @@ static unsigned crowd_print(const struct crowd *cw)
 
 static int ms_until(int64_t deadline)
 {
-	int64_t left = deadline - bench_now_ns();
+	int64_t left = deadline - measure_now_ns();
 
 	return left <= 0 ? 0 : (int)((left + 999999) / 1000000);
 }
@@ -513,7 +515,7 @@ static pid_t daemon_start(const struct cmd *c, int lfd, const char *notify, cons
 	env[u++] = env_var("LISTEN_PID", getpid());
 	if (asprintf(&env[u], "NOTIFY_SOCKET=%s", notify) < 0)
 		_exit(127);
-	*exec_ns = bench_now_ns();
+	*exec_ns = measure_now_ns();
 	execve(c->argv[0], c->argv, env);
 	_exit(127);
 }
@@ -552,7 +554,7 @@ static int64_t notify_ready(int nfd)
 				memcpy(&at, CMSG_DATA(c), sizeof(at));
 		clock_gettime(CLOCK_REALTIME, &real);
 		clock_gettime(CLOCK_MONOTONIC, &mono);
-		ready = bench_now_ns();
+		ready = measure_now_ns();
 		if (at.tv_sec)
 			ready = (int64_t)mono.tv_sec * 1000000000 + mono.tv_nsec -
 				(((int64_t)real.tv_sec - at.tv_sec) * 1000000000 +
@@ -562,7 +564,7 @@ static int64_t notify_ready(int nfd)
 
 static int daemon_stop(pid_t pid)
 {
-	int64_t deadline = bench_now_ns() + STOP_TIMEOUT_NS;
+	int64_t deadline = measure_now_ns() + STOP_TIMEOUT_NS;
 	int st;
 
 	kill(pid, SIGTERM);
@@ -573,7 +575,7 @@ static int daemon_stop(pid_t pid)
 			return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
 		if (r < 0 && errno != EINTR)
 			return -1;
-		if (bench_now_ns() > deadline) {
+		if (measure_now_ns() > deadline) {
 			kill(pid, SIGKILL);
 			deadline = INT64_MAX;
 		}
@@ -615,7 +617,7 @@ static int run_storm(unsigned n, double timeout, const char *sock, const char *n
 	}
 
 	crowd_start(&cw, &cmds[0], n, 0);
-	deadline = bench_now_ns() + (int64_t)(timeout * 1e9);
+	deadline = measure_now_ns() + (int64_t)(timeout * 1e9);
 	if (sock) {
 		unsigned gone = 0;
 
@@ -628,13 +630,13 @@ static int run_storm(unsigned n, double timeout, const char *sock, const char *n
 				gone += (unsigned)crowd_reap(&cw, p, s);
 			if (q < 0 || (unsigned)q + gone >= n)
 				break;
-			if (bench_now_ns() > deadline) {
+			if (measure_now_ns() > deadline) {
 				why = "the clients did not all connect in time";
 				break;
 			}
 			sleep_ms(1);
 		}
-		queued = bench_now_ns() - cw.t0;
+		queued = measure_now_ns() - cw.t0;
 		if (!why)
 			dpid = daemon_start(&cmds[1], lfd, notify, log, exec_ns);
 		close(lfd);
@@ -663,7 +665,7 @@ static int run_storm(unsigned n, double timeout, const char *sock, const char *n
 			ssize_t r = read(cw.done_r, buf, sizeof(buf));
 
 			if (r == 0) {
-				last_exit = bench_now_ns() - cw.t0;
+				last_exit = measure_now_ns() - cw.t0;
 				break;
 			}
 		}
@@ -722,13 +724,6 @@ static long proc_kib(const char *path, const char *key)
 	return v;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int run_crowd(unsigned n, double timeout, long daemon_pid, struct cmd *cmds, size_t ncmd)
 {
 	int64_t deadline, all = -1, last_exit = -1;
@@ -742,7 +737,7 @@ static int run_crowd(unsigned n, double timeout, long daemon_pid, struct cmd *cm
 	if (ncmd != 1)
 		usage();
 	crowd_start(&cw, &cmds[0], n, 1);
-	deadline = bench_now_ns() + (int64_t)(timeout * 1e9);
+	deadline = measure_now_ns() + (int64_t)(timeout * 1e9);
 	/* Every client has read (or died trying) while all of them are alive. */
 	while (got + gone < n) {
 		struct pollfd p = { .fd = cw.done_r, .events = POLLIN };
@@ -770,7 +765,7 @@ static int run_crowd(unsigned n, double timeout, long daemon_pid, struct cmd *cm
 						gone++;
 	}
 	if (!why) {
-		all = bench_now_ns() - cw.t0;
+		all = measure_now_ns() - cw.t0;
 		if (daemon_pid > 0) {
 			snprintf(path, sizeof(path), "/proc/%ld/status", daemon_pid);
 			rss = proc_kib(path, "VmRSS");
@@ -793,7 +788,7 @@ static int run_crowd(unsigned n, double timeout, long daemon_pid, struct cmd *cm
 
 		while ((r = read(cw.done_r, buf, sizeof(buf))) > 0 || (r < 0 && errno == EINTR))
 			;
-		last_exit = bench_now_ns() - cw.t0;
+		last_exit = measure_now_ns() - cw.t0;
 	}
 	crowd_wait_all(&cw);
 
@@ -803,7 +798,7 @@ static int run_crowd(unsigned n, double timeout, long daemon_pid, struct cmd *cm
 	for (unsigned i = 0; i < n; i++)
 		if (cw.rec[i].done && !cw.rec[i].error)
 			dig[k++] = cw.rec[i].digest;
-	qsort(dig, k, sizeof(*dig), cmp_u64);
+	measure_sort(dig, k);
 	for (unsigned i = 0; i < k; i++)
 		distinct += i == 0 || dig[i] != dig[i - 1];
 	free(dig);
@@ -825,14 +820,9 @@ static int run_crowd(unsigned n, double timeout, long daemon_pid, struct cmd *cm
 
 static double num_arg(const char *s, double min, double max)
 {
-	char *end;
 	double v;
 
-	if (!s)
-		usage();
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || end == s || v < min || v > max)
+	if (measure_parse_num(s, min, max, &v) < 0)
 		usage();
 	return v;
 }

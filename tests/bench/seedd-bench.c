@@ -26,9 +26,9 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
 #include "seedclient.h"
 
 #define SUB_BITS 11
@@ -55,14 +55,6 @@ struct shared {
 enum mode { MODE_CLIENT, MODE_FILE, MODE_GETRANDOM };
 
 static const char *const mode_names[] = { "client", "file", "getrandom" };
-
-static int64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static unsigned bucket_of(uint64_t v)
 {
@@ -176,14 +168,14 @@ static void worker(enum mode mode, const char *path, size_t len, struct shared *
 	do {
 		if (do_op(mode, path, buf, len) < 0)
 			h->errors++;
-		t1 = now_ns();
+		t1 = measure_now_ns();
 	} while (t1 < sh->start_ns);
 	/* Calls that started in the window count, even if they end after it. */
 	while (t1 < sh->end_ns) {
 		t0 = t1;
 		if (do_op(mode, path, buf, len) < 0)
 			h->errors++;
-		t1 = now_ns();
+		t1 = measure_now_ns();
 		hist_add(h, (uint64_t)(t1 - t0));
 	}
 	explicit_bzero(buf, sizeof(buf));
@@ -235,7 +227,7 @@ static int run_load(enum mode mode, unsigned procs, double seconds, double warmu
 		}
 	}
 	close(go[0]);
-	sh->start_ns = now_ns() + (int64_t)(warmup * 1e9);
+	sh->start_ns = measure_now_ns() + (int64_t)(warmup * 1e9);
 	sh->end_ns = sh->start_ns + (int64_t)(seconds * 1e9);
 	close(go[1]);
 
@@ -269,14 +261,9 @@ static void usage(void)
 
 static double num_arg(const char *s, double min, double max)
 {
-	char *end;
 	double v;
 
-	if (!s)
-		usage();
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || end == s || v < min || v > max)
+	if (measure_parse_num(s, min, max, &v) < 0)
 		usage();
 	return v;
 }

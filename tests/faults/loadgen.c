@@ -28,14 +28,16 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
 #include "seedd-protocol.h"
+#include "util.h"
 
 #define NBYTES 32
 #define FLOOD_DEPTH 16
+/* How long a connect may wait for room in the listen queue, and a reply for the daemon. */
+#define DIAL_MS 30000
 
 static uint64_t *lat;
 static size_t n_lat, cap_lat;
@@ -49,10 +51,7 @@ static struct {
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return (uint64_t)measure_now_ns();
 }
 
 static void *xcalloc(size_t n, size_t size)
@@ -106,23 +105,14 @@ static void record(uint64_t ns)
 	lat[n_lat++] = ns;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static int report(double secs)
 {
-	uint64_t p50 = 0, p99 = 0, max = 0;
+	uint64_t p50, p99, max;
 
-	if (n_lat) {
-		qsort(lat, n_lat, sizeof(*lat), cmp_u64);
-		p50 = lat[n_lat / 2];
-		p99 = lat[n_lat * 99 / 100];
-		max = lat[n_lat - 1];
-	}
+	measure_sort(lat, n_lat);
+	p50 = measure_pct(lat, n_lat, 50);
+	p99 = measure_pct(lat, n_lat, 99);
+	max = measure_pct(lat, n_lat, 100);
 	printf("ok=%llu failed=%llu dup=%llu rate=%.0f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
 	       (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)dups,
 	       secs > 0 ? (double)ok / secs : 0.0, (double)p50 / 1e3, (double)p99 / 1e3,
@@ -130,23 +120,22 @@ static int report(double secs)
 	return failed || dups ? 1 : 0;
 }
 
+/* A blocking connection, as the clients' own: waits while the listen queue is full. */
 static int dial(const char *path)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	int fd = sock_connect(path, now_ms() + DIAL_MS), r;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	for (int tries = 0; fd >= 0 && tries < 5000; tries++) {
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		if (errno != EAGAIN && errno != EINTR)
-			break;
-		usleep(1000);
+	if (fd < 0) {
+		fprintf(stderr, "loadgen: connect %s: %s\n", path, strerror(-fd));
+		return -1;
 	}
-	perror("loadgen: connect");
-	if (fd >= 0)
+	r = sock_set_blocking(fd, DIAL_MS);
+	if (r < 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", path, strerror(-r));
 		close(fd);
-	return -1;
+		return -1;
+	}
+	return fd;
 }
 
 static size_t get_req(uint8_t *buf)

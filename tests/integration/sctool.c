@@ -39,9 +39,9 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "measure.h"
 #include "seedclient.h"
 
 #define MAXN 4096
@@ -88,12 +88,9 @@ static void *thread_main(void *arg)
 	return (void *)(long)read_n("", count);
 }
 
-static double ms_since(const struct timespec *t0)
+static double ms_since(int64_t t0)
 {
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+	return (double)(measure_now_ns() - t0) / 1e6;
 }
 
 static int all_zero(const unsigned char *b, size_t n)
@@ -240,7 +237,7 @@ static void *busy_thread(void *arg)
  */
 static int forkbusy(const char *path)
 {
-	struct timespec t0;
+	int64_t t0;
 	pthread_t tid;
 	char go[16];
 	int status, lowest;
@@ -251,7 +248,7 @@ static int forkbusy(const char *path)
 	/* The test writes a line once the mute daemon has the thread's request. */
 	if (!fgets(go, sizeof(go), stdin))
 		return 2;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t0 = measure_now_ns();
 	pid = fork();
 	if (pid == 0) {
 		unsigned char buf[MAXN];
@@ -266,7 +263,7 @@ static int forkbusy(const char *path)
 		hexline("child ", buf, n_bytes);
 		_exit(0);
 	}
-	printf("fork_ms=%.3f\n", ms_since(&t0));
+	printf("fork_ms=%.3f\n", ms_since(t0));
 	if (pid < 0 || waitpid(pid, &status, 0) < 0)
 		return 2;
 	/* Not joined: the thread is still waiting for the mute daemon. */
@@ -326,7 +323,7 @@ static int procs(int n)
 int main(int argc, char **argv)
 {
 	unsigned char buf[MAXN];
-	struct timespec t0;
+	int64_t t0;
 	const char *cmd = argc > 1 ? argv[1] : "";
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -406,9 +403,9 @@ int main(int argc, char **argv)
 
 		n_bytes = arg_size(argv[2]);
 		memset(buf, 0xa5, sizeof(buf));
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = measure_now_ns();
 		r = seedclient_read(NULL, buf, n_bytes);
-		printf("rc=%d ms=%.3f zeroed=%d\n", r, ms_since(&t0), all_zero(buf, n_bytes));
+		printf("rc=%d ms=%.3f zeroed=%d\n", r, ms_since(t0), all_zero(buf, n_bytes));
 		return 0;
 	}
 	if ((!strcmp(cmd, "fail") || !strcmp(cmd, "failpoll")) && argc == 3) {
@@ -417,12 +414,12 @@ int main(int argc, char **argv)
 
 		n_bytes = arg_size(argv[2]);
 		memset(buf, 0xa5, sizeof(buf));
-		clock_gettime(CLOCK_MONOTONIC, &t0);
+		t0 = measure_now_ns();
 		if (!strcmp(cmd, "fail"))
 			r = seedclient_nv_seed_read(buf, n_bytes);
 		else
 			r = seedclient_entropy_poll(NULL, buf, n_bytes, &olen);
-		printf("rc=%d ms=%.3f zeroed=%d olen=%zu\n", r, ms_since(&t0), all_zero(buf, n_bytes),
+		printf("rc=%d ms=%.3f zeroed=%d olen=%zu\n", r, ms_since(t0), all_zero(buf, n_bytes),
 		       olen);
 		return 0;
 	}
