@@ -22,8 +22,8 @@ struct bench_record {
 	int64_t before_ns; /* just before the first read */
 	int64_t after_ns;  /* just after it returned */
 	uint64_t digest;   /* FNV-1a of the bytes: tells values apart without keeping them */
-	int32_t error;     /* 0, or the positive errno the first read failed with */
-	uint32_t done;     /* 1 in a complete record */
+	int32_t error;	   /* 0, or the positive errno the first read failed with */
+	uint32_t done;	   /* 1 in a complete record */
 };
 
 #endif

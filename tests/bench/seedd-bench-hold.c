@@ -40,7 +40,8 @@ static int conn_open(const struct sockaddr_un *sa)
 		struct seedd_hdr hdr;
 		struct seedd_get_req get;
 	} req = {
-		.hdr = { .version = SEEDD_PROTO_VERSION, .opcode = SEEDD_OP_GET_SEED,
+		.hdr = { .version = SEEDD_PROTO_VERSION,
+			 .opcode = SEEDD_OP_GET_SEED,
 			 .length = sizeof(struct seedd_get_req) },
 		.get = { .bytes = SEED_BYTES },
 	};

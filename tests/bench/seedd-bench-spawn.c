@@ -105,9 +105,10 @@ static int name_is(const char *entry, const char *name, size_t len)
  */
 static char **env_new(const struct cmd *c, size_t extra, size_t *used)
 {
-	static const char *const ours[] = { "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES",
-					    "NOTIFY_SOCKET", BENCH_ENV_REPORT_FD, BENCH_ENV_SLOT,
-					    BENCH_ENV_DONE_FD, BENCH_ENV_HOLD_FD };
+	static const char *const ours[] = { "LISTEN_FDS",	 "LISTEN_PID",
+					    "LISTEN_FDNAMES",	 "NOTIFY_SOCKET",
+					    BENCH_ENV_REPORT_FD, BENCH_ENV_SLOT,
+					    BENCH_ENV_DONE_FD,	 BENCH_ENV_HOLD_FD };
 	size_t n = 0, k = 0;
 	char **env;
 
@@ -193,8 +194,8 @@ static void json_argv(char **argv)
 
 	line[0] = 0;
 	for (; *argv && off < sizeof(line); argv++)
-		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s", off ? " " : "",
-					*argv);
+		off +=
+		    (size_t)snprintf(line + off, sizeof(line) - off, "%s%s", off ? " " : "", *argv);
 	json_str(line);
 }
 
@@ -434,10 +435,13 @@ static int queue_len(int nl, ino_t ino)
 		struct nlmsghdr nh;
 		struct unix_diag_req req;
 	} q = {
-		.nh = { .nlmsg_len = sizeof(q), .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+		.nh = { .nlmsg_len = sizeof(q),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			.nlmsg_flags = NLM_F_REQUEST },
-		.req = { .sdiag_family = AF_UNIX, .udiag_states = 1 << TCP_LISTEN,
-			 .udiag_ino = (uint32_t)ino, .udiag_show = UDIAG_SHOW_RQLEN,
+		.req = { .sdiag_family = AF_UNIX,
+			 .udiag_states = 1 << TCP_LISTEN,
+			 .udiag_ino = (uint32_t)ino,
+			 .udiag_show = UDIAG_SHOW_RQLEN,
 			 .udiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE } },
 	};
 	union {
@@ -597,8 +601,8 @@ static int run_storm(unsigned n, double timeout, const char *sock, const char *n
 
 	if ((ncmd == 2) != (sock && notify))
 		usage();
-	exec_ns = mmap(NULL, sizeof(*exec_ns), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-		       -1, 0);
+	exec_ns =
+	    mmap(NULL, sizeof(*exec_ns), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (exec_ns == MAP_FAILED)
 		die("mmap");
 	if (sock) {

@@ -154,8 +154,8 @@ static int do_op(enum mode mode, const char *path, unsigned char *buf, size_t le
 	}
 }
 
-static void worker(enum mode mode, const char *path, size_t len, struct shared *sh,
-		   struct hist *h, int go_fd)
+static void worker(enum mode mode, const char *path, size_t len, struct shared *sh, struct hist *h,
+		   int go_fd)
 {
 	unsigned char buf[MAX_BYTES];
 	char c;
@@ -193,17 +193,17 @@ static void print_stats(const struct hist *h, double seconds)
 	       h->errors, (double)h->count / seconds);
 	printf("\"mean_us\": %.3f, \"p50_us\": %.3f, \"p90_us\": %.3f, \"p99_us\": %.3f, "
 	       "\"p999_us\": %.3f, \"max_us\": %.3f",
-	       h->count ? (double)h->sum_ns / (double)h->count / 1e3 : 0.0,
-	       hist_pct(h, 50) / 1e3, hist_pct(h, 90) / 1e3, hist_pct(h, 99) / 1e3,
-	       hist_pct(h, 99.9) / 1e3, (double)h->max_ns / 1e3);
+	       h->count ? (double)h->sum_ns / (double)h->count / 1e3 : 0.0, hist_pct(h, 50) / 1e3,
+	       hist_pct(h, 90) / 1e3, hist_pct(h, 99) / 1e3, hist_pct(h, 99.9) / 1e3,
+	       (double)h->max_ns / 1e3);
 }
 
-static int run_load(enum mode mode, unsigned procs, double seconds, double warmup,
-		    const char *path, size_t len)
+static int run_load(enum mode mode, unsigned procs, double seconds, double warmup, const char *path,
+		    size_t len)
 {
 	size_t shlen = sizeof(struct shared) + (size_t)(procs + 1) * sizeof(struct hist);
-	struct shared *sh = mmap(NULL, shlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-				 -1, 0);
+	struct shared *sh =
+	    mmap(NULL, shlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct hist *all;
 	struct rusage ru;
 	int go[2], failed = 0;

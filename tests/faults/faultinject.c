@@ -57,7 +57,7 @@ static const struct {
 	const char *name;
 	int value;
 } errno_names[] = {
-	{ "ENOSPC", ENOSPC }, { "EIO", EIO }, { "EROFS", EROFS },
+	{ "ENOSPC", ENOSPC }, { "EIO", EIO },	    { "EROFS", EROFS },
 	{ "EACCES", EACCES }, { "EDQUOT", EDQUOT }, { "EPERM", EPERM },
 };
 
@@ -71,7 +71,7 @@ static struct {
 	long delay_us;
 	const char *gate;
 	const char *trace;
-	long seen;  /* storage calls so far */
+	long seen; /* storage calls so far */
 	long short_done;
 } cfg;
 

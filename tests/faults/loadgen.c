@@ -224,7 +224,8 @@ static int cmd_concurrent(const char *path, long clients, double secs)
 		int n = epoll_wait(ep, ev, 256, 5000);
 
 		if (n <= 0) {
-			fprintf(stderr, "loadgen: %ld requests got no reply within 5 s\n", inflight);
+			fprintf(stderr, "loadgen: %ld requests got no reply within 5 s\n",
+				inflight);
 			failed += (uint64_t)inflight;
 			break;
 		}

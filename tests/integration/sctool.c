@@ -419,8 +419,8 @@ int main(int argc, char **argv)
 			r = seedclient_nv_seed_read(buf, n_bytes);
 		else
 			r = seedclient_entropy_poll(NULL, buf, n_bytes, &olen);
-		printf("rc=%d ms=%.3f zeroed=%d olen=%zu\n", r, ms_since(t0), all_zero(buf, n_bytes),
-		       olen);
+		printf("rc=%d ms=%.3f zeroed=%d olen=%zu\n", r, ms_since(t0),
+		       all_zero(buf, n_bytes), olen);
 		return 0;
 	}
 	if (!strcmp(cmd, "procs") && argc == 4) {

@@ -79,7 +79,8 @@ int main(int argc, char **argv)
 		if (reseed) {
 			ret = mbedtls_ctr_drbg_reseed(&drbg, NULL, 0);
 			if (ret != 0) {
-				fprintf(stderr, "fork-drbg: child: mbedtls_ctr_drbg_reseed: -0x%04x\n",
+				fprintf(stderr,
+					"fork-drbg: child: mbedtls_ctr_drbg_reseed: -0x%04x\n",
 					(unsigned int)-ret);
 				_exit(1);
 			}

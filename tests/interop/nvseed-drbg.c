@@ -55,7 +55,8 @@ int main(int argc, char **argv)
 	ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
 				    (const unsigned char *)pers, sizeof(pers) - 1);
 	if (ret != 0) {
-		fprintf(stderr, "nvseed-drbg: mbedtls_ctr_drbg_seed: -0x%04x\n", (unsigned int)-ret);
+		fprintf(stderr, "nvseed-drbg: mbedtls_ctr_drbg_seed: -0x%04x\n",
+			(unsigned int)-ret);
 		goto out;
 	}
 	ret = mbedtls_ctr_drbg_random(&drbg, out, sizeof(out));

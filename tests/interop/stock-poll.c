@@ -38,7 +38,8 @@ int main(void)
 	}
 	ret = mbedtls_ctr_drbg_random(&drbg, out, sizeof(out));
 	if (ret != 0) {
-		fprintf(stderr, "stock-poll: mbedtls_ctr_drbg_random: -0x%04x\n", (unsigned int)-ret);
+		fprintf(stderr, "stock-poll: mbedtls_ctr_drbg_random: -0x%04x\n",
+			(unsigned int)-ret);
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(out); i++)
