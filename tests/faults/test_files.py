@@ -6,16 +6,8 @@ import os
 import socket
 
 import seeddtest
-from seeddtest import Daemon, check, connect, raw_get, read_file, wait_for
+from seeddtest import Daemon, answers, check, connect, raw_get, read_file, wait_for
 from faultlib import fault_env
-
-
-def listening(path):
-    try:
-        connect(path, timeout=1).close()
-        return True
-    except OSError:
-        return False
 
 
 def test_socket_rename_race(tmp):
@@ -38,12 +30,12 @@ def test_socket_rename_race(tmp):
     d = Daemon(tmp, sock=path, env=fault_env(swap="%s:%s" % (run, decoy)))
     d.start(wait=False)
     # Wherever seedd ends up serving: it must be the checked directory, now run.checked.
-    wait_for(lambda: d.proc.poll() is not None or any(listening(p) for p in (path, checked)),
+    wait_for(lambda: d.proc.poll() is not None or any(answers(p) for p in (path, checked)),
              10, "seedd to serve")
     check(d.alive(), "seedd exited with %s:\n%s" % (d.proc.returncode, d.log()))
     check(os.path.isfile(path) and read_file(path) == b"not seedd's\n",
           "seedd removed or replaced the file swapped in at %s" % path)
-    check(listening(checked), "not serving in the checked directory")
+    check(answers(checked), "not serving in the checked directory")
     d.sock = checked
     s = connect(checked)
     raw_get(s, 32)
