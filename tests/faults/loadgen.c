@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "measure.h"
 #include "seedd-protocol.h"
 #include "util.h"
@@ -120,22 +121,14 @@ static int report(double secs)
 	return failed || dups ? 1 : 0;
 }
 
-/* A blocking connection, as the clients' own: waits while the listen queue is full. */
+/* The private client call's connection: waits while the listen queue is full; blocking. */
 static int dial(const char *path)
 {
-	int fd = sock_connect(path, now_ms() + DIAL_MS), r;
+	int fd = client_connect(path, DIAL_MS, now_ms() + DIAL_MS);
 
-	if (fd < 0) {
+	if (fd < 0)
 		fprintf(stderr, "loadgen: connect %s: %s\n", path, strerror(-fd));
-		return -1;
-	}
-	r = sock_set_blocking(fd, DIAL_MS);
-	if (r < 0) {
-		fprintf(stderr, "loadgen: %s: %s\n", path, strerror(-r));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return fd < 0 ? -1 : fd;
 }
 
 static size_t get_req(uint8_t *buf)
