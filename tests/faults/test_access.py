@@ -27,7 +27,7 @@ def test_allow_ids(tmp):
         daemon = Daemon(tmp, "--allow-uid", str(allowed[0]), "--allow-gid", group,
                         sock=os.path.join(sockdir, "s.sock")).start()
         env = daemon.client_env()
-        sctool = [seeddtest.SCTOOL]
+        sctool = target(seeddtest.SCTOOL)
 
         for who, ids in (("uid", allowed), ("gid", member)):
             r = as_user(*ids, sctool + ["read", "32", "3"], env)

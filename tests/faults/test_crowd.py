@@ -15,7 +15,7 @@ import time
 
 import seeddtest
 from seeddtest import Daemon, check, target, wait_for
-from faultlib import LOADGEN, Users, as_user, need_root
+from faultlib import LOADGEN, Users, as_user, need_root, status_as
 
 SEEDCTL = seeddtest.SEEDCTL
 SCTOOL = seeddtest.SCTOOL
@@ -130,17 +130,6 @@ def ask(proc, lines, what, timeout=60):
 
 def fields(line):
     return {k: int(v) for k, v in (kv.split("=") for kv in line.split())}
-
-
-def status_as_rc(daemon, ids, env, rc):
-    r = as_user(*ids, target(SEEDCTL, "--socket", daemon.sock, "status", "--json"), env)
-    check(r.returncode == rc, "seedctl status as uid %d: exit %d: %s" % (ids[0], r.returncode,
-                                                                        r.stderr))
-    return json.loads(r.stdout)
-
-
-def status_as(daemon, ids, env):
-    return status_as_rc(daemon, ids, env, 0)
 
 
 def seeds_as(ids, env, n=3):
@@ -335,7 +324,7 @@ def test_status_limited(tmp):
         r = as_user(*other, target(SEEDCTL, "--socket", daemon.sock, "status"), env)
         check(r.returncode == 1 and "DEGRADED" in r.stdout and "FAILED" in r.stdout and
               "Permission denied" not in r.stdout, "degraded, limited: %s" % r.stdout)
-        st = status_as_rc(daemon, other, env, 1)
+        st = status_as(daemon, other, env, rc=1)
         check(st["healthy"] is False and st["last_save_ok"] is False and st["limited"] is True and
               st["last_save_error"] is None, st)
         os.chmod(state, 0o700)

@@ -8,7 +8,6 @@ $SEEDD_TIMEOUT_MS is clamped.
 """
 
 import errno
-import json
 import os
 import re
 import shutil
@@ -21,7 +20,7 @@ import tempfile
 
 import seeddtest
 from seeddtest import Daemon, check, target, wait_for
-from faultlib import Users, as_user, need_root
+from faultlib import Users, as_user, need_root, status_as
 
 MAX_TIMEOUT_MS = 60000
 
@@ -159,13 +158,6 @@ def daemon_as(tmp, ids):
                              "--clear-groups", "--"])
     daemon.dir = d
     return daemon.start()
-
-
-def status_as(daemon, ids, env):
-    """seedctl status --json as ids, who must trust the daemon's uid."""
-    r = as_user(*ids, [seeddtest.SEEDCTL, "--socket", daemon.sock, "status", "--json"], env)
-    check(r.returncode == 0, "seedctl status as uid %d: %d %s" % (ids[0], r.returncode, r.stderr))
-    return json.loads(r.stdout)
 
 
 def test_cross_uid_daemon(tmp):
