@@ -166,7 +166,7 @@ if [ $prefix_only -eq 1 ]; then
 fi
 
 # compile OUTPUT SOURCE [CFLAGS...] -- [LDFLAGS...]: one test program, rebuilt
-# when it is older than its source, the client header or what it links.
+# when it is older than its source, the headers or what it links.
 compile() {
 	local out=$top/bin/$1 source=$here/$2
 	shift 2
@@ -180,7 +180,7 @@ compile() {
 
 	local dep stale=0
 	[ -f "$out" ] || stale=1
-	for dep in "$source" "$seedd_include/seedclient.h" "$0" "${ldflags[@]}"; do
+	for dep in "$source" "$here/drbg-print.h" "$seedd_include/seedclient.h" "$0" "${ldflags[@]}"; do
 		[ -f "$dep" ] || continue
 		[ "$dep" -nt "$out" ] && stale=1
 	done

@@ -18,25 +18,16 @@
 
 #include <seedclient.h>
 
+#include "drbg-print.h"
+
 #if !defined(MBEDTLS_ENTROPY_NV_SEED) || !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
 #error "needs an Mbed TLS build with MBEDTLS_ENTROPY_NV_SEED and MBEDTLS_NO_PLATFORM_ENTROPY"
 #endif
 
+/* The child's line must be out before it exits with _exit(). */
 static int draw(mbedtls_ctr_drbg_context *drbg, const char *who)
 {
-	unsigned char out[32];
-	int ret = mbedtls_ctr_drbg_random(drbg, out, sizeof(out));
-
-	if (ret != 0) {
-		fprintf(stderr, "fork-drbg: %s: mbedtls_ctr_drbg_random: -0x%04x\n", who,
-			(unsigned int)-ret);
-		return 1;
-	}
-	printf("%s ", who);
-	for (size_t i = 0; i < sizeof(out); i++)
-		printf("%02x", out[i]);
-	printf("\n");
-	return fflush(stdout) == 0 ? 0 : 1;
+	return drbg_print(drbg, "fork-drbg", who) == 0 && fflush(stdout) == 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -62,12 +53,8 @@ int main(int argc, char **argv)
 
 	mbedtls_entropy_init(&entropy);
 	mbedtls_ctr_drbg_init(&drbg);
-	ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-				    (const unsigned char *)pers, sizeof(pers) - 1);
-	if (ret != 0) {
-		fprintf(stderr, "fork-drbg: mbedtls_ctr_drbg_seed: -0x%04x\n", (unsigned int)-ret);
+	if (drbg_seed(&drbg, &entropy, "fork-drbg", pers, sizeof(pers) - 1) != 0)
 		return 1;
-	}
 
 	fflush(stdout);
 	pid = fork();

@@ -20,6 +20,8 @@
 
 #include <seedclient.h>
 
+#include "drbg-print.h"
+
 #if !defined(MBEDTLS_ENTROPY_NV_SEED) || !defined(MBEDTLS_PLATFORM_NV_SEED_ALT)
 #error "needs an Mbed TLS build with MBEDTLS_ENTROPY_NV_SEED and MBEDTLS_PLATFORM_NV_SEED_ALT"
 #endif
@@ -32,7 +34,6 @@ int main(int argc, char **argv)
 	static const char pers[] = "seedd-interop-nvseed";
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	unsigned char out[32];
 	int ret;
 
 	if (argc == 2 && strcmp(argv[1], "--block-size") == 0) {
@@ -52,24 +53,9 @@ int main(int argc, char **argv)
 	mbedtls_entropy_init(&entropy);
 	mbedtls_ctr_drbg_init(&drbg);
 
-	ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-				    (const unsigned char *)pers, sizeof(pers) - 1);
-	if (ret != 0) {
-		fprintf(stderr, "nvseed-drbg: mbedtls_ctr_drbg_seed: -0x%04x\n",
-			(unsigned int)-ret);
-		goto out;
-	}
-	ret = mbedtls_ctr_drbg_random(&drbg, out, sizeof(out));
-	if (ret != 0) {
-		fprintf(stderr, "nvseed-drbg: mbedtls_ctr_drbg_random: -0x%04x\n",
-			(unsigned int)-ret);
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(out); i++)
-		printf("%02x", out[i]);
-	printf("\n");
-
-out:
+	ret = drbg_seed(&drbg, &entropy, "nvseed-drbg", pers, sizeof(pers) - 1);
+	if (ret == 0)
+		ret = drbg_print(&drbg, "nvseed-drbg", NULL);
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
 	return ret == 0 ? 0 : 1;

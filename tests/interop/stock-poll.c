@@ -12,12 +12,13 @@
 
 #include <seedclient.h>
 
+#include "drbg-print.h"
+
 int main(void)
 {
 	static const char pers[] = "seedd-interop-stock";
 	mbedtls_entropy_context entropy;
 	mbedtls_ctr_drbg_context drbg;
-	unsigned char out[32];
 	int ret;
 
 	mbedtls_entropy_init(&entropy);
@@ -25,28 +26,13 @@ int main(void)
 
 	ret = mbedtls_entropy_add_source(&entropy, seedclient_entropy_poll, NULL, 32,
 					 MBEDTLS_ENTROPY_SOURCE_STRONG);
-	if (ret != 0) {
+	if (ret != 0)
 		fprintf(stderr, "stock-poll: mbedtls_entropy_add_source: -0x%04x\n",
 			(unsigned int)-ret);
-		goto out;
-	}
-	ret = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy,
-				    (const unsigned char *)pers, sizeof(pers) - 1);
-	if (ret != 0) {
-		fprintf(stderr, "stock-poll: mbedtls_ctr_drbg_seed: -0x%04x\n", (unsigned int)-ret);
-		goto out;
-	}
-	ret = mbedtls_ctr_drbg_random(&drbg, out, sizeof(out));
-	if (ret != 0) {
-		fprintf(stderr, "stock-poll: mbedtls_ctr_drbg_random: -0x%04x\n",
-			(unsigned int)-ret);
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(out); i++)
-		printf("%02x", out[i]);
-	printf("\n");
-
-out:
+	if (ret == 0)
+		ret = drbg_seed(&drbg, &entropy, "stock-poll", pers, sizeof(pers) - 1);
+	if (ret == 0)
+		ret = drbg_print(&drbg, "stock-poll", NULL);
 	mbedtls_ctr_drbg_free(&drbg);
 	mbedtls_entropy_free(&entropy);
 	return ret == 0 ? 0 : 1;
