@@ -595,33 +595,31 @@ static int make_room(struct server *s, const struct ucred *cr, int trusted, char
 	return 0;
 }
 
-static int conn_add(struct server *s, int fd, const struct ucred *cr, int trusted)
+/* A connection on every list it belongs to, not yet watched; NULL when out of memory. */
+static struct conn *conn_new(struct server *s, int fd, const struct ucred *cr, int trusted)
 {
-	struct timeval tv = { .tv_sec = s->opts.idle_timeout_s };
 	struct user **p = user_slot(s, cr->uid);
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
-		return -ENOMEM;
+		return NULL;
 	if (!*p) {
 		*p = calloc(1, sizeof(**p));
 		if (!*p) {
 			free(c);
-			return -ENOMEM;
+			return NULL;
 		}
 		(*p)->uid = cr->uid;
 		list_init(&(*p)->conns);
 	}
 	c->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_cb, c);
-	if (!c->ev || event_add(c->ev, s->opts.idle_timeout_s ? &tv : NULL) < 0) {
-		if (c->ev)
-			event_free(c->ev);
+	if (!c->ev) {
 		if (!(*p)->n) {
 			free(*p);
 			*p = NULL;
 		}
 		free(c);
-		return -ENOMEM;
+		return NULL;
 	}
 	c->srv = s;
 	c->fd = fd;
@@ -637,6 +635,39 @@ static int conn_add(struct server *s, int fd, const struct ucred *cr, int truste
 		s->n_shared++;
 	}
 	s->n_conns++;
+	return c;
+}
+
+/* Wakes us for c's next request, or at its idle timeout. 0 or -1. */
+static int conn_watch(struct conn *c)
+{
+	struct timeval tv = { .tv_sec = c->srv->opts.idle_timeout_s };
+
+	return event_add(c->ev, c->srv->opts.idle_timeout_s ? &tv : NULL);
+}
+
+/*
+ * Takes fd in, and answers its first request if it is already queued:
+ * libseedclient sends it as soon as it has checked our credentials, so it
+ * usually is (always, for the clients of a boot storm), and the reply then
+ * goes out now rather than one epoll_wait later. -ENOMEM when out of memory.
+ */
+static int conn_take(struct server *s, int fd, const struct ucred *cr, int trusted)
+{
+	struct conn *c = conn_new(s, fd, cr, trusted);
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	if (conn_serve(c) < 0) {
+		conn_free(c);
+		return 0;
+	}
+	if (conn_watch(c) < 0) {
+		conn_free(c);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
@@ -681,12 +712,10 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			refuse(s, fd, &cr, SEEDD_ST_BUSY, why);
 			continue;
 		}
-		if (conn_add(s, fd, &cr, trusted) < 0) {
-			close(fd);
+		if (conn_take(s, fd, &cr, trusted) < 0)
 			log_limited(&s->refusals, "refusals",
 				    "refused a client (uid %u, pid %ld): out of memory",
 				    (unsigned)cr.uid, (long)cr.pid);
-		}
 	}
 }
 
