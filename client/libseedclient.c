@@ -175,7 +175,7 @@ static int conn_call(struct conn *c, const char *path, uint8_t op, const void *p
 
 		/* $SEEDD_TIMEOUT_MS changed since the connection was made. */
 		if (cached && c->timeout_ms != timeout_ms) {
-			if (sock_set_blocking(c->fd, timeout_ms) < 0)
+			if (sock_set_timeouts(c->fd, timeout_ms) < 0)
 				conn_close(c);
 			else
 				c->timeout_ms = timeout_ms;

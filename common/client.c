@@ -32,7 +32,7 @@ int client_connect(const char *path, int timeout_ms, int64_t deadline)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int r, fd = sock_connect(path, deadline);
+	int r, fd = sock_connect(path, timeout_ms, deadline);
 
 	if (fd < 0)
 		return fd;
@@ -41,13 +41,9 @@ int client_connect(const char *path, int timeout_ms, int64_t deadline)
 	else if (len != sizeof(cred) || !daemon_trusted(cred.uid))
 		r = -EPERM;
 	else
-		/* Connected without blocking; requests block, bounded by the timeout. */
-		r = sock_set_blocking(fd, timeout_ms);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
+		return fd;
+	close(fd);
+	return r;
 }
 
 int client_call(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t outlen,

@@ -14,8 +14,8 @@
  * Connects to the daemon listening on path before deadline (monotonic ms)
  * and checks its credentials before anything is sent: it must run as root,
  * as the build's daemon user or as our effective uid. The fd is blocking,
- * with send and receive timeouts of timeout_ms. Returns the fd, -EPERM for a
- * daemon we do not trust, or another -errno.
+ * with send and receive timeouts of timeout_ms (see sock_connect()).
+ * Returns the fd, -EPERM for a daemon we do not trust, or another -errno.
  */
 int client_connect(const char *path, int timeout_ms, int64_t deadline);
 

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Helpers every program shares: the monotonic clock, numbers, sockets, the environment. */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,11 +64,29 @@ static int wait_fd(int fd, short events, int64_t deadline)
 	}
 }
 
-int sock_connect(const char *path, int64_t deadline)
+int sock_set_timeouts(int fd, int timeout_ms)
+{
+	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	return 0;
+}
+
+/* timeout_ms, or what is left until deadline if that is less. */
+static int ms_within(int timeout_ms, int64_t deadline)
+{
+	int left = ms_left(deadline);
+
+	return left < timeout_ms ? left : timeout_ms;
+}
+
+int sock_connect(const char *path, int timeout_ms, int64_t deadline)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = strlen(path);
-	int fd;
+	int fd, r, t = ms_left(deadline) > 0 ? timeout_ms : 0;
 
 	if (len == 0)
 		return -EINVAL;
@@ -77,38 +94,33 @@ int sock_connect(const char *path, int64_t deadline)
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, len + 1);
 
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	/*
+	 * Blocking from the start, so that no fcntl() pair follows: an AF_UNIX
+	 * connect(2) to a full listen queue sleeps until there is room, for as
+	 * long as the send timeout allows, and then fails with EAGAIN.
+	 */
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (t > 0 ? 0 : SOCK_NONBLOCK), 0);
 	if (fd < 0)
 		return -errno;
 	for (;;) {
+		r = t > 0 ? sock_set_timeouts(fd, t) : 0;
+		if (r < 0)
+			break;
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
 			return fd;
-		if (errno == EINTR)
-			continue;
-		/* A full listen queue: the daemon is busy, not gone. */
-		if (errno == EAGAIN && ms_left(deadline) > 0) {
-			struct timespec ts = { .tv_nsec = 1000000 };
-
-			nanosleep(&ts, NULL);
-			continue;
+		/* A listen queue full to the end: the daemon is busy, not gone. */
+		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (r != -EINTR)
+			break;
+		/* Interrupted: again, for what is left of the time. */
+		t = ms_within(timeout_ms, deadline);
+		if (t <= 0) {
+			r = -ETIMEDOUT;
+			break;
 		}
-		int e = errno == EAGAIN ? ETIMEDOUT : errno;
-
-		close(fd);
-		return -e;
 	}
-}
-
-int sock_set_blocking(int fd, int timeout_ms)
-{
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = timeout_ms % 1000 * 1000 };
-	int fl = fcntl(fd, F_GETFL);
-
-	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
-		return -errno;
-	return 0;
+	close(fd);
+	return r;
 }
 
 ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t cap, int64_t deadline)

@@ -26,17 +26,21 @@ int ms_left(int64_t deadline);
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
- * Connects a non-blocking SOCK_SEQPACKET socket to path, retrying while the
- * listen queue is full until deadline. Returns the fd or -errno.
+ * Connects a blocking SOCK_SEQPACKET socket to path, with send and receive
+ * timeouts of timeout_ms. A full listen queue is waited out in connect(2)
+ * itself, which the kernel wakes when there is room, for timeout_ms, or
+ * after an interruption for what is left until deadline; with no time left
+ * at all, one attempt that does not wait (the fd is then non-blocking).
+ * Returns the fd, -ETIMEDOUT if the queue stayed full, or another -errno.
  */
-int sock_connect(const char *path, int64_t deadline);
+int sock_connect(const char *path, int timeout_ms, int64_t deadline);
 
 /*
- * Makes fd blocking with send and receive timeouts of timeout_ms: a request
- * then sleeps in recv() itself, with no EAGAIN round trip and no poll().
- * sock_call() still enforces its deadline. Returns 0 or -errno.
+ * Sets fd's send and receive timeouts to timeout_ms, so that a request sleeps
+ * in recv() itself, with no EAGAIN round trip and no poll(); sock_call() still
+ * enforces its deadline. Returns 0 or -errno.
  */
-int sock_set_blocking(int fd, int timeout_ms);
+int sock_set_timeouts(int fd, int timeout_ms);
 
 /*
  * Sends one request and receives one reply before deadline. Returns the

@@ -113,7 +113,7 @@ static int bind_here(int fd, int dirfd, const char *path, const char *name, char
 				 "%s exists and is not a socket; refusing to replace it", path);
 			return -EEXIST;
 		}
-		probe = sock_connect(name, now_ms());
+		probe = sock_connect(name, 0, now_ms());
 		if (probe >= 0 || probe == -ETIMEDOUT) {
 			closep(&probe);
 			snprintf(why, whylen, "%s: another daemon is listening on this socket",
