@@ -71,13 +71,13 @@ static void conn_close(struct conn *c)
  * out are copies the child must not use: those threads do not exist here to
  * close them. Called with conn_lock held.
  */
-static void conn_forget_parent(void)
+static void conn_forget_parent(pid_t pid)
 {
 	conn_close(&slot);
 	for (struct conn *c = in_flight; c; c = c->next)
 		conn_close(c);
 	in_flight = NULL;
-	owner = getpid();
+	owner = pid;
 }
 
 static void atfork_prepare(void)
@@ -92,7 +92,7 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-	conn_forget_parent();
+	conn_forget_parent(getpid());
 	pthread_mutex_unlock(&conn_lock);
 }
 
@@ -104,10 +104,13 @@ static void atfork_register(void)
 /* Takes the cached connection (if any) and puts c on the in-flight list. */
 static void conn_check_out(struct conn *c)
 {
+	pid_t pid;
+
 	pthread_mutex_lock(&conn_lock);
 	/* getpid() also catches children made with a raw clone(2). */
-	if (owner != getpid())
-		conn_forget_parent();
+	pid = getpid();
+	if (owner != pid)
+		conn_forget_parent(pid);
 	*c = slot;
 	slot.fd = -1;
 	c->prev = NULL;
@@ -213,7 +216,8 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 	return r;
 }
 
-EXPORT int seedclient_read(const char *socket_path, unsigned char *buf, size_t len)
+/* seedclient_read(), which the other entry points call directly rather than through the PLT. */
+static int read_bytes(const char *socket_path, unsigned char *buf, size_t len)
 {
 	for (size_t off = 0; off < len; off += SEEDD_PROTO_MAX_PAYLOAD) {
 		size_t chunk =
@@ -230,11 +234,16 @@ EXPORT int seedclient_read(const char *socket_path, unsigned char *buf, size_t l
 	return 0;
 }
 
+EXPORT int seedclient_read(const char *socket_path, unsigned char *buf, size_t len)
+{
+	return read_bytes(socket_path, buf, len);
+}
+
 EXPORT int seedclient_nv_seed_read(unsigned char *buf, size_t buf_len)
 {
 	if (!buf || buf_len > INT_MAX)
 		return -1;
-	return seedclient_read(NULL, buf, buf_len) < 0 ? -1 : (int)buf_len;
+	return read_bytes(NULL, buf, buf_len) < 0 ? -1 : (int)buf_len;
 }
 
 EXPORT int seedclient_nv_seed_write(unsigned char *buf, size_t buf_len)
@@ -255,7 +264,7 @@ EXPORT int seedclient_entropy_poll(void *data, unsigned char *output, size_t len
 {
 	if (!output || !olen)
 		return SEEDCLIENT_ERR_SOURCE_FAILED;
-	if (seedclient_read(data, output, len) < 0) {
+	if (read_bytes(data, output, len) < 0) {
 		*olen = 0;
 		return SEEDCLIENT_ERR_SOURCE_FAILED;
 	}
