@@ -132,9 +132,13 @@ ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t ca
 		n = send(fd, req, reqlen, MSG_NOSIGNAL);
 		if (n >= 0)
 			break;
-		if (errno == EINTR)
-			continue;
-		if (errno == EAGAIN) {
+		/*
+		 * Interrupted or timed out: the rest is waited for in poll(),
+		 * which keeps to the deadline. Calling send() or recv() again
+		 * would restart the socket's whole timeout, so a program whose
+		 * timer signals come faster than that would wait forever.
+		 */
+		if (errno == EINTR || errno == EAGAIN) {
 			r = wait_fd(fd, POLLOUT, deadline);
 			if (r < 0)
 				return r;
@@ -156,8 +160,6 @@ ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t ca
 			return (size_t)n <= cap ? n : -EMSGSIZE;
 		if (n == 0)
 			return -ECONNRESET;
-		if (errno == EINTR)
-			continue;
 		/*
 		 * A peer that closes with our request unread resets the connection,
 		 * but a refusal it sent first is still queued behind the error.
@@ -166,7 +168,8 @@ ssize_t sock_call(int fd, const void *req, size_t reqlen, void *reply, size_t ca
 			n = recv(fd, reply, cap, MSG_DONTWAIT | MSG_TRUNC);
 			return n > 0 && (size_t)n <= cap ? n : -ECONNRESET;
 		}
-		if (errno != EAGAIN)
+		/* EINTR too: poll() keeps to the deadline (see above). */
+		if (errno != EAGAIN && errno != EINTR)
 			return -errno;
 		r = wait_fd(fd, POLLIN, deadline);
 		if (r < 0)

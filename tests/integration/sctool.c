@@ -12,6 +12,9 @@
  *                                "rc=R ms=T zeroed=Z" (Z: buffer all zero)
  *   sctool failpoll N            the same for seedclient_entropy_poll
  *   sctool failread N            the same for seedclient_read($SEEDD_SOCKET)
+ *   sctool intr N MS             one read while a SIGALRM handler installed without
+ *                                SA_RESTART interrupts it every MS ms: prints
+ *                                "rc=R ms=T zeroed=Z signals=K" (K: how many came)
  *   sctool reuse-file N PATH     read; close every fd >= 3 and open PATH at the number the
  *                                library's socket had, write a line; read again; check
  *                                that the file is still open at the same offset
@@ -33,11 +36,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -270,6 +275,39 @@ static int forkbusy(const char *path)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+static volatile sig_atomic_t signals;
+
+static void count_signal(int sig)
+{
+	(void)sig;
+	signals++;
+}
+
+/* One read, with SIGALRM every ms milliseconds meanwhile. */
+static int read_interrupted(int ms)
+{
+	struct sigaction sa = { .sa_handler = count_signal };
+	struct itimerval it = { .it_interval = { .tv_usec = ms * 1000 },
+				.it_value = { .tv_usec = ms * 1000 } };
+	struct itimerval off = { 0 };
+	unsigned char buf[MAXN];
+	int64_t t0;
+	int r;
+
+	if (ms < 1 || ms > 999 || sigaction(SIGALRM, &sa, NULL) < 0 ||
+	    setitimer(ITIMER_REAL, &it, NULL) < 0) {
+		fprintf(stderr, "sctool: cannot set up SIGALRM every %d ms\n", ms);
+		return 2;
+	}
+	memset(buf, 0xa5, sizeof(buf));
+	t0 = measure_now_ns();
+	r = seedclient_nv_seed_read(buf, n_bytes);
+	setitimer(ITIMER_REAL, &off, NULL);
+	printf("rc=%d ms=%.3f zeroed=%d signals=%d\n", r, ms_since(t0), all_zero(buf, n_bytes),
+	       (int)signals);
+	return 0;
+}
+
 /* Children that exited, and how many of them failed. */
 static int reap(int flags, int *failed)
 {
@@ -422,6 +460,10 @@ int main(int argc, char **argv)
 		printf("rc=%d ms=%.3f zeroed=%d olen=%zu\n", r, ms_since(t0),
 		       all_zero(buf, n_bytes), olen);
 		return 0;
+	}
+	if (!strcmp(cmd, "intr") && argc == 4) {
+		n_bytes = arg_size(argv[2]);
+		return read_interrupted(atoi(argv[3]));
 	}
 	if (!strcmp(cmd, "procs") && argc == 4) {
 		n_bytes = arg_size(argv[3]);
