@@ -5,16 +5,18 @@
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
 
-from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, main, msg, parse_reply,
-                       raw_get, read_file, wait_for, write_machine_id, write_seed, wire, GET_REQ,
-                       HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS, ST_OK, ST_MALFORMED,
-                       ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL, SCTOOL, target)
+from seeddtest import (Daemon, Skip, check, closed_by_daemon, connect, get_req, main, msg,
+                       parse_reply, raw_get, read_file, wait_for, write_machine_id, write_seed,
+                       wire, GET_REQ, HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS, ST_OK,
+                       ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL, SCTOOL,
+                       WRAPPER, target)
 
 EXPORTED = {"seedclient_nv_seed_read", "seedclient_nv_seed_write", "seedclient_entropy_poll",
             "seedclient_read"}
@@ -133,14 +135,27 @@ def test_no_daemon_fails_fast(tmp):
                 check(f["olen"] == "0", out)
 
 
-def hung_server(path, accept):
-    """A listening socket that never answers; with accept, it takes the
-    connections (and holds them, unanswered)."""
+def hung_server(path, mode):
+    """A listening socket that never answers. mode "accepts" takes the
+    connections (and holds them, unanswered), "listens" leaves them queued,
+    "full" is a listen queue with no room left: a connect(2) has to wait."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(path)
-    s.listen(16)
     held = []
-    if accept:
+    s.listen(0 if mode == "full" else 16)
+    if mode == "full":
+        for _ in range(8):
+            c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            c.setblocking(False)
+            try:
+                c.connect(path)
+            except BlockingIOError:
+                c.close()
+                break
+            held.append(c)
+        else:
+            raise AssertionError("the listen queue of %s never filled" % path)
+    if mode == "accepts":
         def loop():
             while True:
                 try:
@@ -149,22 +164,112 @@ def hung_server(path, accept):
                 except OSError:
                     return
         threading.Thread(target=loop, daemon=True).start()
-    return s
+    return s, held
+
+
+HUNG_MODES = ("accepts", "listens", "full")
 
 
 def test_hung_daemon_times_out(tmp):
-    for accept in (True, False):
-        path = tmp / ("hung-%d.sock" % accept)
-        s = hung_server(path, accept)
+    for mode in HUNG_MODES:
+        path = tmp / ("hung-%s.sock" % mode)
+        s, held = hung_server(path, mode)
         env = dict(os.environ, SEEDD_SOCKET=path, SEEDD_TIMEOUT_MS="300")
         out = subprocess.run(target(SCTOOL, "fail", "64"), capture_output=True, text=True, env=env,
                              timeout=10).stdout
         f = dict(kv.split("=") for kv in out.split())
         check(f["rc"] == "-1" and f["zeroed"] == "1", out)
         ms = float(f["ms"])
-        check(290 <= ms < 1000, "hung daemon (accept=%s): failed after %.1f ms, timeout 300"
-              % (accept, ms))
+        check(290 <= ms < 1000, "hung daemon (%s): failed after %.1f ms, timeout 300"
+              % (mode, ms))
         s.close()
+        for c in held:
+            c.close()
+
+
+def test_interrupted_call_times_out(tmp):
+    """A signal (SIGALRM every 10 ms, no SA_RESTART) interrupts the call many
+    times, and it still fails at its timeout: a retry after EINTR must not
+    start the socket's timeout over. A live daemon still answers."""
+    for mode in HUNG_MODES:
+        path = tmp / ("intr-%s.sock" % mode)
+        s, held = hung_server(path, mode)
+        env = dict(os.environ, SEEDD_SOCKET=path, SEEDD_TIMEOUT_MS="300")
+        r = subprocess.run(target(SCTOOL, "intr", "64", "10"), capture_output=True, text=True,
+                           env=env, timeout=10)
+        f = dict(kv.split("=") for kv in r.stdout.split())
+        check(f.get("rc") == "-1" and f["zeroed"] == "1", "%s: %s%s" % (mode, r.stdout, r.stderr))
+        ms, signals = float(f["ms"]), int(f["signals"])
+        check(signals >= 10, "%s: only %d signals in %.1f ms" % (mode, signals, ms))
+        check(290 <= ms < 1000, "hung daemon (%s), %d signals: failed after %.1f ms, timeout 300"
+              % (mode, signals, ms))
+        print("%s: failed after %.1f ms, %d signals" % (mode, ms, signals))
+        s.close()
+        for c in held:
+            c.close()
+    d = Daemon(tmp).start()
+    r = d.sctool("intr", "64", "1")
+    f = dict(kv.split("=") for kv in r.stdout.split())
+    check(f["rc"] == "64" and f["zeroed"] == "0", r.stdout)
+
+
+def strace_calls(path):
+    """[(name, args, ret)] of an strace -f -qq output file."""
+    calls = []
+    for line in open(path):
+        m = re.match(r"\d+ +(\w+)\((.*)\) += (-?\w+)", line)
+        if m:
+            calls.append(m.groups())
+    return calls
+
+
+def test_first_read_system_calls(tmp):
+    """A process's first read: the socket is blocking from socket(2) on, its
+    timeouts set before connect(2), so no fcntl() follows and a full listen
+    queue is waited out in connect() itself; the request goes out right after
+    the daemon's credentials are checked (and the socket's identity taken).
+    The system calls from socket() to the reply show it."""
+    if WRAPPER:
+        raise Skip("strace would trace %s, not sctool; the host build runs this test"
+                   % WRAPPER[0])
+    strace = shutil.which("strace")
+    if not strace:
+        raise Skip("strace is not installed")
+    d = Daemon(tmp).start()
+    trace = tmp / "client.strace"
+    # LeakSanitizer cannot run under ptrace; the other sanitizer builds' tests cover leaks.
+    asan = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    # -s 0: no data in the trace, the seed least of all.
+    r = subprocess.run([strace, "-f", "-qq", "-s", "0", "-o", trace, SCTOOL, "read", "32", "1"],
+                       capture_output=True, text=True, env=d.client_env(ASAN_OPTIONS=asan),
+                       timeout=60)
+    check(r.returncode == 0, "sctool read failed under strace: %s" % r.stderr)
+    calls = strace_calls(trace)
+    first = next((i for i, c in enumerate(calls) if c[0] == "socket" and "AF_UNIX" in c[1]), None)
+    check(first is not None, "no socket(AF_UNIX, ...) in %s" % calls)
+    fd = calls[first][2]
+    last = next((i for i, c in enumerate(calls) if i > first and c[1].startswith(fd + ",")
+                 and c[0] in ("recvfrom", "recvmsg", "recv", "read") and c[2].isdigit()
+                 and int(c[2]) > 0), None)
+    check(last is not None, "no reply read on fd %s: %s" % (fd, calls[first:]))
+    window = calls[first:last + 1]
+    names = [c[0] for c in window]
+    print("socket() to the reply: %s" % " ".join(names))
+    check("SOCK_NONBLOCK" not in window[0][1], "a non-blocking socket: %s" % (window[0],))
+    waits = [c for c in window if c[0] in ("fcntl", "fcntl64", "poll", "ppoll", "nanosleep",
+                                           "clock_nanosleep")]
+    check(not waits, "fcntl, poll or sleep on the way to the first reply: %s" % waits)
+    conn = names.index("connect")
+    timeouts = [c for c in window[:conn] if c[0] == "setsockopt" and "TIMEO" in c[1]]
+    check(len(timeouts) == 2, "not both socket timeouts set before connect(): %s" % window)
+    send = next(i for i, c in enumerate(window) if c[0] in ("sendto", "sendmsg", "send", "write"))
+    between = window[conn + 1:send]
+    check(any(c[0] == "getsockopt" and "SO_PEERCRED" in c[1] for c in between),
+          "the request went out before the credentials were checked: %s" % window)
+    check(all((c[0] == "getsockopt" and "SO_PEERCRED" in c[1]) or "stat" in c[0]
+              for c in between),
+          "more than the credential check and the identity between connect() and the "
+          "request: %s" % between)
 
 
 def test_malformed_datagrams(tmp):
