@@ -18,7 +18,7 @@ import time
 
 from seeddtest import (Daemon, Skip, check, connect, get_req, main, parse_reply, raw_get,
                        read_file, target, wait_for, write_seed, OP_GET, ST_OK, SCTOOL, SEEDCTL,
-                       SEEDD)
+                       SEEDD, WRAPPER)
 
 ENV = os.environ
 HAVE_SYSTEMD = ENV.get("HAVE_SYSTEMD") == "1"
@@ -372,6 +372,64 @@ def test_listen_fds_accepted(tmp):
     check(len(raw_get(connect(path), 32)) == 32)
     check(d.stop() == 0)
     check(os.path.exists(path), "seedd unlinked a socket it did not create")
+
+
+def test_queued_requests_answered_at_accept(tmp):
+    """Requests already queued when seedd starts, as at boot behind socket
+    activation, are answered as their connections are accepted: between a
+    connection's accept4() and its reply, no epoll_wait(), as seedd's system
+    calls show (independent of timing)."""
+    need_libsystemd()
+    if WRAPPER:
+        raise Skip("strace would trace %s, not seedd; the host build runs this test"
+                   % WRAPPER[0])
+    strace = need_tool("strace")
+    path = tmp / "queued.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(path)
+    s.listen()
+    clients = []
+    for _ in range(3):
+        c = connect(path, timeout=30)
+        c.send(get_req(32))
+        clients.append(c)
+    trace = tmp / "strace.out"
+    # LeakSanitizer cannot run under ptrace; the other sanitizer builds' tests cover leaks.
+    asan = ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
+    d = Daemon(tmp, sock=path, env={"ASAN_OPTIONS": asan},
+               wrapper=[strace, "-f", "-qq", "-s", "0", "-o", trace, "-e",
+                        "trace=accept4,epoll_wait,recvmsg,sendto", "sh", "-c",
+                        'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" "$@" 3<&%d' % s.fileno()])
+    write_seed(d.seed_file)
+    d.log_path = tmp / "queued.log"
+    with open(d.log_path, "wb") as log:
+        d.proc = subprocess.Popen(d.argv(), stdout=log, stderr=subprocess.STDOUT, env=d.env,
+                                  pass_fds=[s.fileno()])
+    s.close()
+    for c in clients:
+        _, st, payload = parse_reply(c.recv(65536))
+        check(st == ST_OK and len(payload) == 32, "status %d, %d bytes" % (st, len(payload)))
+        c.close()
+    try:
+        os.kill(d.seedd_pid(), signal.SIGTERM)
+        check(d.proc.wait(30) == 0, "exit %s:\n%s" % (d.proc.returncode, d.log()))
+    finally:
+        # Killing strace would leave its tracee running.
+        if d.proc.poll() is None:
+            os.kill(d.seedd_pid(), signal.SIGKILL)
+    calls = [l.split(None, 1)[1].strip() for l in open(trace) if re.match(r"\d+ ", l)]
+    accepted = [(i, m.group(1)) for i, m in
+                ((i, re.match(r"accept4\(.*\) = (\d+)$", c)) for i, c in enumerate(calls)) if m]
+    check(len(accepted) >= 3, "fewer than 3 connections accepted: %s" % calls)
+    for i, fd in accepted[:3]:
+        reply = next((j for j in range(i + 1, len(calls))
+                      if calls[j].startswith("sendto(%s," % fd)), None)
+        check(reply is not None, "no reply on fd %s: %s" % (fd, calls[i:]))
+        waits = [c for c in calls[i + 1:reply] if c.startswith("epoll_wait(")]
+        check(not waits, "an epoll_wait() between accepting fd %s and answering it: %s"
+              % (fd, calls[i:reply + 1]))
+    print("accept4() to the last reply: %s"
+          % " ".join(c.split("(")[0] for c in calls[accepted[0][0]:reply + 1]))
 
 
 def journal_run(tmp, js):
