@@ -93,9 +93,11 @@ def diff_counts(a, b):
 
 def timeline(ctx, build, d, tmp):
     ctrace, dtrace = os.path.join(tmp, "client.strace"), os.path.join(tmp, "daemon.strace")
-    att = Attached(ctx.strace, d.pid, dtrace, ["-ttt", "-T"])
+    # -s 0: the served bytes stay out of the traces and the printed timeline.
+    att = Attached(ctx.strace, d.pid, dtrace, ["-ttt", "-T", "-s", "0"])
     try:
-        p = subprocess.run([ctx.strace, "-f", "-ttt", "-T", "-o", ctrace, ctx.once, "seed"],
+        p = subprocess.run([ctx.strace, "-f", "-ttt", "-T", "-s", "0", "-o", ctrace, ctx.once,
+                            "seed"],
                            env=build.client_env(d.sock), stdout=subprocess.DEVNULL,
                            stderr=subprocess.PIPE, text=True, timeout=120)
     finally:
