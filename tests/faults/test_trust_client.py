@@ -215,9 +215,7 @@ def test_cross_uid_daemon(tmp):
 
 def test_timeout_clamp(tmp):
     """$SEEDD_TIMEOUT_MS above the maximum is clamped; the timeouts the library sets show it."""
-    strace = shutil.which("strace")
-    if not strace:
-        raise seeddtest.Skip("strace is not installed")
+    strace = seeddtest.need_strace("sctool")
     mute = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     mute.bind(tmp / "mute.sock")
     mute.listen(16)

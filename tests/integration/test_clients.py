@@ -5,18 +5,17 @@
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
 
-from seeddtest import (Daemon, Skip, check, closed_by_daemon, connect, get_req, main, msg,
-                       parse_reply, raw_get, read_file, wait_for, write_machine_id, write_seed,
-                       wire, GET_REQ, HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS, ST_OK,
-                       ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL, SCTOOL,
-                       WRAPPER, target)
+from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, main, msg,
+                       need_strace, parse_reply, raw_get, read_file, wait_for, write_machine_id,
+                       write_seed, wire, GET_REQ, HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS,
+                       ST_OK, ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL,
+                       SCTOOL, target)
 
 EXPORTED = {"seedclient_nv_seed_read", "seedclient_nv_seed_write", "seedclient_entropy_poll",
             "seedclient_read"}
@@ -229,12 +228,7 @@ def test_first_read_system_calls(tmp):
     queue is waited out in connect() itself; the request goes out right after
     the daemon's credentials are checked (and the socket's identity taken).
     The system calls from socket() to the reply show it."""
-    if WRAPPER:
-        raise Skip("strace would trace %s, not sctool; the host build runs this test"
-                   % WRAPPER[0])
-    strace = shutil.which("strace")
-    if not strace:
-        raise Skip("strace is not installed")
+    strace = need_strace("sctool")
     d = Daemon(tmp).start()
     trace = tmp / "client.strace"
     # LeakSanitizer cannot run under ptrace; the other sanitizer builds' tests cover leaks.

@@ -4,15 +4,15 @@
 
 import os
 import re
-import shutil
 import signal
 import socket
 import stat
 import subprocess
 import time
 
-from seeddtest import (ConnectWatch, Daemon, Skip, check, connect, main, raw_get, read_file,
-                       snapshot, wait_for, write_machine_id, write_seed, SEEDD, WRAPPER, target)
+from seeddtest import (ConnectWatch, Daemon, Skip, check, connect, main, need_strace, raw_get,
+                       read_file, snapshot, wait_for, write_machine_id, write_seed, SEEDD,
+                       WRAPPER, target)
 
 
 def expect_refusal(tmp, content_setup, words, *args):
@@ -294,12 +294,7 @@ def test_sigterm_saves(tmp):
 def strace_daemon(tmp, calls, *args):
     """A Daemon under strace -f -e trace=calls, and the trace's path. Skips in a
     cross build: there strace would trace qemu-user, not seedd."""
-    if WRAPPER:
-        raise Skip("strace would trace %s, not seedd; the host build runs this test"
-                   % WRAPPER[0])
-    strace = shutil.which("strace")
-    if not strace:
-        raise Skip("strace is not installed")
+    strace = need_strace("seedd")
     trace = tmp / "strace.out"
     # LeakSanitizer cannot run under ptrace; the other sanitizer builds' tests cover leaks.
     asan = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"

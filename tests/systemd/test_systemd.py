@@ -16,9 +16,9 @@ import stat
 import subprocess
 import time
 
-from seeddtest import (Daemon, Skip, check, connect, get_req, main, parse_reply, raw_get,
-                       read_file, target, wait_for, write_seed, OP_GET, ST_OK, SCTOOL, SEEDCTL,
-                       SEEDD, WRAPPER)
+from seeddtest import (Daemon, Skip, check, connect, get_req, main, need_strace, parse_reply,
+                       raw_get, read_file, target, wait_for, write_seed, OP_GET, ST_OK, SCTOOL,
+                       SEEDCTL, SEEDD)
 
 ENV = os.environ
 HAVE_SYSTEMD = ENV.get("HAVE_SYSTEMD") == "1"
@@ -352,6 +352,22 @@ def test_listen_fds_refused(tmp):
           % (r.returncode, r.stderr))
 
 
+def start_activated(tmp, s, path, log_name, env=None, tracer=()):
+    """seedd started on the listening socket s (bound to path) as systemd
+    passes it: fd 3, LISTEN_PID and LISTEN_FDS=1; optionally under a tracer.
+    Closes s, as systemd's copy is not the test's to keep."""
+    d = Daemon(tmp, sock=path, env=env,
+               wrapper=list(tracer) + ["sh", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; '
+                                       'exec "$0" "$@" 3<&%d' % s.fileno()])
+    write_seed(d.seed_file)
+    d.log_path = tmp / log_name
+    with open(d.log_path, "wb") as log:
+        d.proc = subprocess.Popen(d.argv(), stdout=log, stderr=subprocess.STDOUT, env=d.env,
+                                  pass_fds=[s.fileno()])
+    s.close()
+    return d
+
+
 def test_listen_fds_accepted(tmp):
     """A listening SOCK_SEQPACKET socket passed as fd 3 is served."""
     need_libsystemd()
@@ -359,15 +375,7 @@ def test_listen_fds_accepted(tmp):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(path)
     s.listen()
-    d = Daemon(tmp, sock=path,
-               wrapper=["sh", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" "$@" 3<&%d'
-                        % s.fileno()])
-    write_seed(d.seed_file)
-    d.log_path = tmp / "passed.log"
-    with open(d.log_path, "wb") as log:
-        d.proc = subprocess.Popen(d.argv(), stdout=log, stderr=subprocess.STDOUT, env=d.env,
-                                  pass_fds=[s.fileno()])
-    s.close()
+    d = start_activated(tmp, s, path, "passed.log")
     d.wait_ready()
     check(len(raw_get(connect(path), 32)) == 32)
     check(d.stop() == 0)
@@ -380,10 +388,7 @@ def test_queued_requests_answered_at_accept(tmp):
     connection's accept4() and its reply, no epoll_wait(), as seedd's system
     calls show (independent of timing)."""
     need_libsystemd()
-    if WRAPPER:
-        raise Skip("strace would trace %s, not seedd; the host build runs this test"
-                   % WRAPPER[0])
-    strace = need_tool("strace")
+    strace = need_strace("seedd")
     path = tmp / "queued.sock"
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(path)
@@ -396,16 +401,9 @@ def test_queued_requests_answered_at_accept(tmp):
     trace = tmp / "strace.out"
     # LeakSanitizer cannot run under ptrace; the other sanitizer builds' tests cover leaks.
     asan = ENV.get("ASAN_OPTIONS", "") + ":detect_leaks=0"
-    d = Daemon(tmp, sock=path, env={"ASAN_OPTIONS": asan},
-               wrapper=[strace, "-f", "-qq", "-s", "0", "-o", trace, "-e",
-                        "trace=accept4,epoll_wait,recvmsg,sendto", "sh", "-c",
-                        'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" "$@" 3<&%d' % s.fileno()])
-    write_seed(d.seed_file)
-    d.log_path = tmp / "queued.log"
-    with open(d.log_path, "wb") as log:
-        d.proc = subprocess.Popen(d.argv(), stdout=log, stderr=subprocess.STDOUT, env=d.env,
-                                  pass_fds=[s.fileno()])
-    s.close()
+    d = start_activated(tmp, s, path, "queued.log", env={"ASAN_OPTIONS": asan},
+                        tracer=[strace, "-f", "-qq", "-s", "0", "-o", trace, "-e",
+                                "trace=accept4,epoll_wait,recvmsg,sendto"])
     for c in clients:
         _, st, payload = parse_reply(c.recv(65536))
         check(st == ST_OK and len(payload) == 32, "status %d, %d bytes" % (st, len(payload)))

@@ -22,8 +22,8 @@ from .wire import (HDR, GET_REQ, VERSION, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS
                    ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, ST_DENIED, ST_INTERNAL,
                    STATUS_FIELDS, STATUS_INFO, closed_by_daemon, connect, get_req, msg,
                    pack_status, parse_reply, raw_get, unpack_status)
-from .daemon import (SEEDD, SEEDCTL, SCTOOL, WRAPPER, Daemon, TempDir, read_file, snapshot,
-                     target, write_machine_id, write_seed)
+from .daemon import (SEEDD, SEEDCTL, SCTOOL, WRAPPER, Daemon, TempDir, need_strace, read_file,
+                     snapshot, target, write_machine_id, write_seed)
 from .probe import (ConnectWatch, answers, proc_cpu_s, wait_for, wait_for_text, wait_serving)
 from .stats import median, pct
 from . import seal, wire
@@ -33,7 +33,7 @@ __all__ = [
     "ST_OK", "ST_MALFORMED", "ST_VERSION", "ST_OPCODE", "ST_RANGE", "ST_BUSY", "ST_DENIED",
     "ST_INTERNAL", "STATUS_FIELDS", "STATUS_INFO", "closed_by_daemon", "connect", "get_req",
     "msg", "pack_status", "parse_reply", "raw_get", "unpack_status", "SEEDD", "SEEDCTL",
-    "SCTOOL", "WRAPPER", "Daemon", "TempDir", "read_file", "snapshot", "target",
+    "SCTOOL", "WRAPPER", "Daemon", "TempDir", "need_strace", "read_file", "snapshot", "target",
     "write_machine_id", "write_seed", "ConnectWatch", "answers", "proc_cpu_s", "wait_for",
     "wait_for_text", "wait_serving", "median", "pct", "seal", "wire", "main",
 ]

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from ._base import check
+from ._base import Skip, check
 from .probe import wait_serving
 
 SEEDD = os.environ.get("SEEDD", "seedd")
@@ -27,6 +27,18 @@ WRAPPER = shlex.split(os.environ.get("SEEDD_TEST_WRAPPER", ""))
 def target(program, *args):
     """The argv that runs a built program (SEEDD, SEEDCTL, SCTOOL, ...) with args."""
     return WRAPPER + [program] + [str(a) for a in args]
+
+
+def need_strace(traced):
+    """strace's path for a test that traces the built program traced; skips when
+    strace is missing, or in a cross build, where it would trace qemu-user."""
+    if WRAPPER:
+        raise Skip("strace would trace %s, not %s; the host build runs this test"
+                   % (WRAPPER[0], traced))
+    strace = shutil.which("strace")
+    if not strace:
+        raise Skip("strace is not installed")
+    return strace
 
 
 class TempDir:
