@@ -8,6 +8,7 @@
                     the Daemon class that starts seedd and waits until it serves
   seeddtest.probe   waits that poll for a state, CPU time of a process
   seeddtest.stats   percentiles and medians of measurements
+  seeddtest.units   the exposure systemd-analyze security gives seedd.service
 
 Everything is also importable from seeddtest itself. A test file defines
 functions named test_*; run it as `python3 FILE NAME`, which main() does.
@@ -26,6 +27,7 @@ from .daemon import (SEEDD, SEEDCTL, SCTOOL, WRAPPER, Daemon, TempDir, need_stra
                      snapshot, target, write_machine_id, write_seed)
 from .probe import (ConnectWatch, answers, proc_cpu_s, wait_for, wait_for_text, wait_serving)
 from .stats import median, pct
+from .units import check_exposure
 from . import seal, wire
 
 __all__ = [
@@ -35,7 +37,7 @@ __all__ = [
     "msg", "pack_status", "parse_reply", "raw_get", "unpack_status", "SEEDD", "SEEDCTL",
     "SCTOOL", "WRAPPER", "Daemon", "TempDir", "need_strace", "read_file", "snapshot", "target",
     "write_machine_id", "write_seed", "ConnectWatch", "answers", "proc_cpu_s", "wait_for",
-    "wait_for_text", "wait_serving", "median", "pct", "seal", "wire", "main",
+    "wait_for_text", "wait_serving", "median", "pct", "check_exposure", "seal", "wire", "main",
 ]
 
 
