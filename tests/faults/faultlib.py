@@ -8,7 +8,7 @@ import pwd
 import random
 import subprocess
 
-from seeddtest import SEEDCTL, Skip, check, read_file, target
+from seeddtest import SEEDCTL, Skip, check, for_others, read_file, target
 
 FAULTINJECT = os.environ.get("FAULTINJECT", "")
 LOADGEN = os.environ.get("LOADGEN", "loadgen")
@@ -128,13 +128,15 @@ class Users:
 
 
 def as_user(uid, gid, argv, env):
+    """Runs argv as uid:gid; a built program in it must be for_others()'s copy."""
     return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
                            "--"] + argv, capture_output=True, text=True, env=env, timeout=60)
 
 
 def status_as(daemon, ids, env, rc=0):
     """`seedctl status --json` as ids (uid, gid), which must exit rc; the status."""
-    r = as_user(*ids, target(SEEDCTL, "--socket", daemon.sock, "status", "--json"), env)
+    r = as_user(*ids, target(for_others(SEEDCTL), "--socket", daemon.sock, "status", "--json"),
+                env)
     check(r.returncode == rc, "seedctl status as uid %d: exit %d: %s" % (ids[0], r.returncode,
                                                                         r.stderr))
     return json.loads(r.stdout)

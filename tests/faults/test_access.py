@@ -7,7 +7,7 @@ import subprocess
 import tempfile
 
 import seeddtest
-from seeddtest import Daemon, check, target
+from seeddtest import Daemon, check, for_others, target
 from faultlib import Users, as_user, need_root
 
 
@@ -27,7 +27,7 @@ def test_allow_ids(tmp):
         daemon = Daemon(tmp, "--allow-uid", str(allowed[0]), "--allow-gid", group,
                         sock=os.path.join(sockdir, "s.sock")).start()
         env = daemon.client_env()
-        sctool = target(seeddtest.SCTOOL)
+        sctool = target(for_others(seeddtest.SCTOOL))
 
         for who, ids in (("uid", allowed), ("gid", member)):
             r = as_user(*ids, sctool + ["read", "32", "3"], env)
@@ -35,13 +35,14 @@ def test_allow_ids(tmp):
                   "allowed by %s but not served: %s %s" % (who, r.stdout, r.stderr))
         r = as_user(*refused, sctool + ["fail", "32"], env)
         check("rc=-1" in r.stdout and "zeroed=1" in r.stdout, "refused user: %s" % r.stdout)
-        r = as_user(*refused, target(seeddtest.SEEDCTL, "--socket", daemon.sock, "get"), env)
+        r = as_user(*refused, target(for_others(seeddtest.SEEDCTL), "--socket", daemon.sock,
+                                     "get"), env)
         check(r.returncode != 0 and not r.stdout.strip(), "refused user got bytes: %s" % r.stdout)
         # Root and seedd's own user are always served.
         daemon.sctool("read", 32, 1)
 
         # A refused user hammering the socket: closed every time, logged once.
-        script = "for i in $(seq 150); do %s fail 32; done" % seeddtest.SCTOOL
+        script = "for i in $(seq 150); do %s fail 32; done" % " ".join(sctool)
         r = as_user(*refused, ["/bin/sh", "-c", script], env)
         check(r.stdout.count("rc=-1") == 150, "not every refused attempt failed")
         lines = [l for l in daemon.log().splitlines() if "refused a client" in l]

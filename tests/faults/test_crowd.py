@@ -14,7 +14,7 @@ import threading
 import time
 
 import seeddtest
-from seeddtest import Daemon, check, target, wait_for
+from seeddtest import Daemon, check, for_others, target, wait_for
 from faultlib import LOADGEN, Users, as_user, need_root, status_as
 
 SEEDCTL = seeddtest.SEEDCTL
@@ -133,7 +133,7 @@ def fields(line):
 
 
 def seeds_as(ids, env, n=3):
-    r = as_user(*ids, target(SCTOOL, "read", "32", str(n)), env)
+    r = as_user(*ids, target(for_others(SCTOOL), "read", "32", str(n)), env)
     out = r.stdout.split()
     check(r.returncode == 0 and len(out) == n and len(set(out)) == n,
           "uid %d not served: %s %s" % (ids[0], r.stdout, r.stderr))
@@ -159,7 +159,8 @@ def test_one_uid_holds_many(tmp):
         daemon = Daemon(tmp, sock=crowd.sock).start()
         env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
         t0 = time.monotonic()
-        p = crowd.spawn(hog, target(LOADGEN, "hold", daemon.sock, "1100", "get"), env)
+        p = crowd.spawn(hog, target(for_others(LOADGEN), "hold", daemon.sock, "1100", "get"),
+                        env)
         lines = Lines(p)
         held = fields(lines.get(300, "connections"))
         took = time.monotonic() - t0
@@ -206,7 +207,7 @@ def test_reserved_slots(tmp):
         daemon = Daemon(tmp, "--max-clients", "64", "--max-clients-per-uid", "64",
                         sock=crowd.sock).start()
         env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
-        p = crowd.spawn(hog, target(LOADGEN, "hold", daemon.sock, "100", "get"), env)
+        p = crowd.spawn(hog, target(for_others(LOADGEN), "hold", daemon.sock, "100", "get"), env)
         lines = Lines(p)
         held = fields(lines.get(120, "connections"))
         check(held["ok"] == 100 and held["open"] == 60, "64 - 4 reserved: %s" % held)
@@ -247,7 +248,7 @@ def test_many_processes(tmp):
         env = daemon.client_env(SEEDD_TIMEOUT_MS=20000)
         rss0 = rss_kb(daemon.proc.pid)[0]
         t0 = time.monotonic()
-        p = crowd.spawn(workers, target(SCTOOL, "procs", str(n), "32"), env)
+        p = crowd.spawn(workers, target(for_others(SCTOOL), "procs", str(n), "32"), env)
         lines = Lines(p)
         first = lines.take(n, 240, "seed")
         took = time.monotonic() - t0
@@ -295,7 +296,8 @@ def test_status_limited(tmp):
             os.chown(d, *svc)
         seed = os.path.join(state, "seedfile")
         daemon = Daemon(tmp, "--save-interval", "1", seed_file=seed,
-                        sock=os.path.join(run, "s.sock"), wrapper=setpriv(svc))
+                        sock=os.path.join(run, "s.sock"), wrapper=setpriv(svc),
+                        program=for_others(seeddtest.SEEDD))
         crowd.daemons.append(daemon)
         daemon.start()
         env = daemon.client_env()
@@ -312,7 +314,7 @@ def test_status_limited(tmp):
               "limited status: %s" % lim)
         check(all(v is None for k, v in lim.items() if k not in shown),
               "withheld values are shown: %s" % lim)
-        r = as_user(*other, target(SEEDCTL, "--socket", daemon.sock, "status"), env)
+        r = as_user(*other, target(for_others(SEEDCTL), "--socket", daemon.sock, "status"), env)
         check(r.returncode == 0 and "healthy" in r.stdout and "withheld" in r.stdout and
               seed not in r.stdout and "requests" not in r.stdout, r.stdout)
         r = subprocess.run(target(SEEDCTL, "--socket", daemon.sock, "status"), capture_output=True,
@@ -321,7 +323,7 @@ def test_status_limited(tmp):
         # Degraded (saves fail in a read-only state directory): the same exit code for all.
         os.chmod(state, 0o500)
         wait_for(lambda: not daemon.status()["last_save_ok"], 20, "a failed save")
-        r = as_user(*other, target(SEEDCTL, "--socket", daemon.sock, "status"), env)
+        r = as_user(*other, target(for_others(SEEDCTL), "--socket", daemon.sock, "status"), env)
         check(r.returncode == 1 and "DEGRADED" in r.stdout and "FAILED" in r.stdout and
               "Permission denied" not in r.stdout, "degraded, limited: %s" % r.stdout)
         st = status_as(daemon, other, env, rc=1)

@@ -19,7 +19,7 @@ import sys
 import tempfile
 
 import seeddtest
-from seeddtest import Daemon, check, target, wait_for
+from seeddtest import Daemon, check, for_others, target, wait_for
 from faultlib import Users, as_user, need_root, status_as
 
 MAX_TIMEOUT_MS = 60000
@@ -118,11 +118,10 @@ def test_setuid_ignores_env(tmp):
     dirs = []
     try:
         mallory = users.user("m")
-        progdir, hisdir, rootdir = shared_dir(), shared_dir(mallory), shared_dir()
-        dirs += [progdir, hisdir, rootdir]
-        prog = os.path.join(progdir, "sctool")
-        shutil.copy(seeddtest.SCTOOL, prog)
-        os.chown(prog, 0, 0)
+        hisdir, rootdir = shared_dir(mallory), shared_dir()
+        dirs += [hisdir, rootdir]
+        # A copy of its own: the test sets its setuid bit.
+        prog = for_others(seeddtest.SCTOOL, "sctool-setuid")
         # Against his own listener a setuid client (euid 0) would also fail the
         # credential check; root's passes it, so there only the environment
         # rule keeps the setuid client away.
@@ -132,7 +131,7 @@ def test_setuid_ignores_env(tmp):
             for mode in (0o755, 0o4755):
                 os.chmod(prog, mode)
                 listener = Listener(path, mallory if owner == "his own" else None)
-                r = as_user(*mallory, [prog, "fail", "32"], env)
+                r = as_user(*mallory, target(prog, "fail", "32"), env)
                 accepts, received = listener.finish()
                 os.unlink(path)
                 print("mode %04o, %s listener: %d connection(s), %d bytes received; %s"
@@ -154,7 +153,7 @@ def daemon_as(tmp, ids):
     """A seedd running as ids, on a seed file and socket in a dir of its own."""
     d = shared_dir(ids)
     daemon = Daemon(tmp, seed_file=os.path.join(d, "seedfile"), sock=os.path.join(d, "s.sock"),
-                    wrapper=["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1],
+                    program=for_others(seeddtest.SEEDD), wrapper=["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1],
                              "--clear-groups", "--"])
     daemon.dir = d
     return daemon.start()
@@ -172,14 +171,14 @@ def test_cross_uid_daemon(tmp):
         daemons.append(daemon)
         env = daemon.client_env()
         for who, ids in (("uid %d" % alice[0], alice), ("root", None)):
-            argv = target(seeddtest.SEEDCTL, "--socket", daemon.sock, "status")
+            argv = target(for_others(seeddtest.SEEDCTL), "--socket", daemon.sock, "status")
             r = as_user(*ids, argv, env) if ids else subprocess.run(
                 argv, capture_output=True, text=True, env=env, timeout=60)
             check(r.returncode == 3 and "Operation not permitted" in r.stderr,
                   "seedctl status as %s against a daemon of uid %d: %d %s"
                   % (who, bob[0], r.returncode, r.stderr))
         for who, ids in (("uid %d" % alice[0], alice), ("root", None)):
-            argv = target(seeddtest.SCTOOL, "failread", "32")
+            argv = target(for_others(seeddtest.SCTOOL), "failread", "32")
             r = as_user(*ids, argv, env) if ids else subprocess.run(
                 argv, capture_output=True, text=True, env=env, timeout=60)
             f = fields(r.stdout)
@@ -187,10 +186,11 @@ def test_cross_uid_daemon(tmp):
                   "%s against a daemon of uid %d: %s %s" % (who, bob[0], r.stdout, r.stderr))
             check(status_as(daemon, bob, env)["requests"] == 0, "%s sent a request" % who)
             print("%s against seedd of uid %d: %s" % (who, bob[0], r.stdout.strip()))
-        r = as_user(*alice, target(seeddtest.SEEDCTL, "--socket", daemon.sock, "get"), env)
+        r = as_user(*alice, target(for_others(seeddtest.SEEDCTL), "--socket", daemon.sock, "get"),
+                    env)
         check(r.returncode == 1 and "Operation not permitted" in r.stderr, r.stderr)
         # The control: the daemon's own uid is served.
-        r = as_user(*bob, target(seeddtest.SCTOOL, "read", "32", "1"), env)
+        r = as_user(*bob, target(for_others(seeddtest.SCTOOL), "read", "32", "1"), env)
         check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)
         check(status_as(daemon, bob, env)["requests"] == 1, "not one request")
         check(daemon.stop() == 0)
@@ -200,7 +200,8 @@ def test_cross_uid_daemon(tmp):
         svc = users.daemon_user()
         daemon = daemon_as(tmp, svc)
         daemons.append(daemon)
-        r = as_user(*alice, target(seeddtest.SCTOOL, "read", "32", "1"), daemon.client_env())
+        r = as_user(*alice, target(for_others(seeddtest.SCTOOL), "read", "32", "1"),
+                    daemon.client_env())
         check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)
         daemon.sctool("read", 32, 1)
         check(daemon.status()["requests"] == 2, daemon.status())

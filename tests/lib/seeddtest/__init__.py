@@ -6,6 +6,8 @@
   seeddtest.seal    the encrypted seed file's layout
   seeddtest.daemon  the built programs (target()), temp dirs, seed files,
                     the Daemon class that starts seedd and waits until it serves
+  seeddtest.others  for_others(): a built program as another user can run it,
+                    also from a build tree in a private directory
   seeddtest.probe   waits that poll for a state, CPU time of a process
   seeddtest.stats   percentiles and medians of measurements
   seeddtest.units   the exposure systemd-analyze security gives seedd.service
@@ -25,6 +27,7 @@ from .wire import (HDR, GET_REQ, VERSION, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS
                    pack_status, parse_reply, raw_get, unpack_status)
 from .daemon import (SEEDD, SEEDCTL, SCTOOL, WRAPPER, Daemon, TempDir, need_strace, read_file,
                      snapshot, target, write_machine_id, write_seed)
+from .others import for_others
 from .probe import (ConnectWatch, answers, proc_cpu_s, wait_for, wait_for_text, wait_serving)
 from .stats import median, pct
 from .units import check_exposure
@@ -36,7 +39,7 @@ __all__ = [
     "ST_INTERNAL", "STATUS_FIELDS", "STATUS_INFO", "closed_by_daemon", "connect", "get_req",
     "msg", "pack_status", "parse_reply", "raw_get", "unpack_status", "SEEDD", "SEEDCTL",
     "SCTOOL", "WRAPPER", "Daemon", "TempDir", "need_strace", "read_file", "snapshot", "target",
-    "write_machine_id", "write_seed", "ConnectWatch", "answers", "proc_cpu_s", "wait_for",
+    "write_machine_id", "write_seed", "for_others", "ConnectWatch", "answers", "proc_cpu_s", "wait_for",
     "wait_for_text", "wait_serving", "median", "pct", "check_exposure", "seal", "wire", "main",
 ]
 
