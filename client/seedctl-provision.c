@@ -134,14 +134,16 @@ static int stdin_seed(uint8_t seed[SEEDFILE_MAX], uint64_t want, size_t *bytes)
 	return 0;
 }
 
-/* One seed of a batch: fixed-size records sort with no length on the side; the tail is zero. */
+/* One seed of a batch; the tail of a 32-byte seed is zero. */
 struct seed {
 	uint8_t b[SEEDFILE_MAX];
 };
 
-static int cmp_seed(const void *a, const void *b)
+static int cmp_seed_ptr(const void *a, const void *b)
 {
-	return memcmp(a, b, sizeof(struct seed));
+	const struct seed *const *x = a, *const *y = b;
+
+	return memcmp((*x)->b, (*y)->b, sizeof((*x)->b));
 }
 
 /* Opens DIR for a batch, creating it (0700) when missing; its parent must exist. */
@@ -182,22 +184,37 @@ static int batch_absent(int dirfd, const char *dir, uint64_t count)
 	return 0;
 }
 
-/* count seeds, sorted; equal ones mean a broken RNG (odds 2^-256 otherwise). 0, or -1 after a
- * message. */
+/*
+ * count seeds, kept in the order they were made: sorted, file k would hold
+ * about the k/count quantile, and its name would tell the top bits of its
+ * seed. Pointers to them are sorted instead, to find equal ones, which mean a
+ * broken RNG (odds 2^-256 otherwise). 0, or -1 after a message.
+ */
 static int batch_seeds(struct seed *seeds, uint64_t count, size_t bytes)
 {
+	const struct seed **order;
+	int r = 0;
+
 	for (uint64_t i = 0; i < count; i++)
 		if (random_seed(seeds[i].b, bytes) < 0)
 			return -1;
-	qsort(seeds, (size_t)count, sizeof(*seeds), cmp_seed);
-	for (uint64_t i = 1; i < count; i++) {
-		if (memcmp(seeds[i - 1].b, seeds[i].b, bytes) == 0) {
+	order = calloc((size_t)count, sizeof(*order));
+	if (!order) {
+		fprintf(stderr, "seedctl: out of memory\n");
+		return -1;
+	}
+	for (uint64_t i = 0; i < count; i++)
+		order[i] = &seeds[i];
+	qsort(order, (size_t)count, sizeof(*order), cmp_seed_ptr);
+	for (uint64_t i = 1; i < count && r == 0; i++) {
+		if (memcmp(order[i - 1]->b, order[i]->b, bytes) == 0) {
 			fprintf(stderr,
 				"seedctl: the platform RNG gave two equal seeds; wrote nothing\n");
-			return -1;
+			r = -1;
 		}
 	}
-	return 0;
+	free(order);
+	return r;
 }
 
 /* Writes the batch as DIR/seedfile-000001 onwards. 0, or -1 after a message. */
