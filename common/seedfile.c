@@ -17,6 +17,14 @@
 
 #define TMP_PREFIX "."
 #define TMP_SUFFIX ".tmp"
+#define MACHINE_SUFFIX ".machine"
+
+/*
+ * The longest name made from a seed file's: the machine file's temp name.
+ * A longer base name would make a seed file whose lock, temp or machine file
+ * cannot exist, so every later start would fail where the first did not.
+ */
+#define BASE_MAX (NAME_MAX - (sizeof(TMP_PREFIX MACHINE_SUFFIX TMP_SUFFIX) - 1))
 
 static int tmp_name(char *out, size_t cap, const char *name)
 {
@@ -46,6 +54,14 @@ int seedfile_open(struct seedfile *sf, const char *path, char *why, size_t whyle
 		seedfile_close(sf);
 		snprintf(why, whylen, "out of memory");
 		return -ENOMEM;
+	}
+	if (strlen(sf->base) > BASE_MAX) {
+		snprintf(why, whylen,
+			 "%s: a file name of %zu bytes is too long: at most %zu leave room for the names made from it (" TMP_PREFIX
+			 "NAME" MACHINE_SUFFIX TMP_SUFFIX ")",
+			 path, strlen(sf->base), BASE_MAX);
+		seedfile_close(sf);
+		return -ENAMETOOLONG;
 	}
 	sf->dirfd = open(sf->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sf->dirfd < 0) {
@@ -482,7 +498,7 @@ int seedfile_write(struct seedfile *sf, const uint8_t *buf, size_t len)
 
 static int machine_name(const struct seedfile *sf, char name[NAME_MAX + 1])
 {
-	int n = snprintf(name, NAME_MAX + 1, "%s.machine", sf->base);
+	int n = snprintf(name, NAME_MAX + 1, "%s" MACHINE_SUFFIX, sf->base);
 
 	return n < 0 || n > NAME_MAX ? -ENAMETOOLONG : 0;
 }
@@ -497,8 +513,10 @@ int seedfile_machine_read(struct seedfile *sf, uid_t uid, uint8_t hash[SEEDFILE_
 	int r;
 
 	r = machine_name(sf, name);
-	if (r < 0)
+	if (r < 0) {
+		snprintf(why, whylen, "%s.machine: file name too long", sf->path);
 		return r;
+	}
 	fd = openat(sf->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0 && errno == ENOENT)
 		return -ENOENT;

@@ -11,7 +11,7 @@ import subprocess
 import time
 
 from seeddtest import (ConnectWatch, Daemon, Skip, check, connect, main, need_strace, raw_get,
-                       read_file, snapshot, wait_for, write_machine_id, write_seed, SEEDD,
+                       read_file, snapshot, wait_for, write_machine_id, write_seed, SEEDCTL, SEEDD,
                        WRAPPER, target)
 
 
@@ -206,6 +206,41 @@ def test_refuse_machine_file(tmp):
         setup(machine)
         d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
         expect_refused_paths(d, [seed, "%s %s" % (machine, words)], [seed, machine, target])
+
+
+def test_refuse_long_name(tmp):
+    """A seed file name whose lock, temp or machine names cannot exist (more
+    than 242 bytes: ".NAME.machine.tmp" adds 13 to NAME_MAX's 255) is refused
+    at the first start, by seedctl provision and by seedctl check, with a
+    message, and nothing is created; 242 bytes work, again and again."""
+    for n in (243, 247, 248, 250):
+        d = os.path.join(tmp.path, "n%d" % n)
+        os.mkdir(d, 0o700)
+        seed = os.path.join(d, "s" * n)
+        daemon = Daemon(tmp, seed_file=seed, sock=os.path.join(d, "s.sock"))
+        code, log = daemon.run_to_exit()
+        check(code == 1, "%d-byte name: exit %s, expected 1:\n%s" % (n, code, log))
+        check("a file name of %d bytes is too long: at most 242" % n in log, log)
+        check(os.listdir(d) == [], "%d-byte name: left %s" % (n, os.listdir(d)))
+        r = subprocess.run(target(SEEDCTL, "provision", seed), capture_output=True, text=True)
+        check(r.returncode == 1 and "is too long" in r.stderr, "provision: %s" % r.stderr)
+        check(os.listdir(d) == [], "%d-byte name: provision left %s" % (n, os.listdir(d)))
+        write_seed(seed)
+        r = subprocess.run(target(SEEDCTL, "check", seed), capture_output=True, text=True)
+        check(r.returncode == 1 and "is too long" in r.stderr, "check: %s" % r.stderr)
+        print("%d-byte name: refused by seedd, provision and check" % n)
+    d = os.path.join(tmp.path, "n242")
+    os.mkdir(d, 0o700)
+    seed = os.path.join(d, "s" * 242)
+    machine = write_machine_id(tmp / "machine-id", "m" * 32)
+    for _ in range(2):
+        daemon = Daemon(tmp, "--machine-id-file", machine, seed_file=seed,
+                        sock=os.path.join(d, "s.sock")).start()
+        check(daemon.stop() == 0, "242-byte name: no clean stop:\n%s" % daemon.log())
+        check("cannot" not in daemon.log(), daemon.log())
+    check(os.path.isfile(seed + ".machine"), "242-byte name: no machine file")
+    r = subprocess.run(target(SEEDCTL, "check", seed), capture_output=True, text=True)
+    check(r.returncode == 0, "check of a 242-byte name: %s" % r.stderr)
 
 
 def test_no_create(tmp):
