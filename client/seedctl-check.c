@@ -87,11 +87,10 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		if (c == 'k')
 			key_file = optarg;
 		else if (ids_uid(optarg, &owner) < 0)
-			return cli_usage_error("check: --owner '%s' is not a user name or uid",
-					       optarg);
+			return cli_usage_error("--owner '%s' is not a user name or uid", optarg);
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error("check: expected one seed file PATH");
+		return cli_usage_error("expected one seed file PATH");
 	path = argv[optind];
 
 	r = read_checked(path, owner, buf, &n, why, sizeof(why));
@@ -103,7 +102,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	if (r == -ENOKEY)
 		return EXIT_FAIL;
 	if (r < 0) {
-		fprintf(stderr, "seedctl: %s: refused: %s\n", path, why);
+		cli_error("%s: refused: %s", path, why);
 		return EXIT_FAIL;
 	}
 	if (!info.encrypted) {

@@ -49,21 +49,21 @@ static int provision_one(const char *path, const uint8_t *seed, size_t bytes, in
 
 	cli_owners(&owners, geteuid());
 	if (seedfile_open(&sf, path, why, sizeof(why)) < 0) {
-		fprintf(stderr, "seedctl: %s\n", why);
+		cli_error("%s", why);
 		return EXIT_FAIL;
 	}
 	if (seedfile_trust_dir(sf.dirfd, sf.dir, &owners, why, sizeof(why)) < 0) {
-		fprintf(stderr, "seedctl: refusing to write %s: %s\n", path, why);
+		cli_error("refusing to write %s: %s", path, why);
 		seedfile_close(&sf);
 		return EXIT_FAIL;
 	}
 	r = seedfile_lock(&sf, &owners, &holder, why, sizeof(why));
 	if (r < 0) {
 		if (r == -EWOULDBLOCK)
-			fprintf(stderr, "seedctl: %s is in use by seedd (pid %ld); stop it first\n",
-				path, (long)holder);
+			cli_error("%s is in use by seedd (pid %ld); stop it first", path,
+				  (long)holder);
 		else
-			fprintf(stderr, "seedctl: %s\n", why);
+			cli_error("%s", why);
 		seedfile_close(&sf);
 		return EXIT_FAIL;
 	}
@@ -72,9 +72,9 @@ static int provision_one(const char *path, const uint8_t *seed, size_t bytes, in
 		r = seedfile_write_at(sf.dirfd, sf.base, out, len, force ? 0 : SEEDFILE_NOREPLACE);
 	explicit_bzero(out, sizeof(out));
 	if (r == -EEXIST)
-		fprintf(stderr, "seedctl: %s exists; use --force to replace it\n", path);
+		cli_error("%s exists; use --force to replace it", path);
 	else if (r < 0)
-		fprintf(stderr, "seedctl: cannot write %s: %s\n", path, strerror(-r));
+		cli_error("cannot write %s: %s", path, strerror(-r));
 	seedfile_close(&sf);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
@@ -84,7 +84,7 @@ static int random_seed(uint8_t *seed, size_t bytes)
 	char why[512];
 
 	if (seedfile_generate(seed, bytes, why, sizeof(why)) < 0) {
-		fprintf(stderr, "seedctl: %s\n", why);
+		cli_error("%s", why);
 		return -1;
 	}
 	return 0;
@@ -99,7 +99,7 @@ static int stdin_seed(uint8_t seed[SEEDFILE_MAX], uint64_t want, size_t *bytes)
 	ssize_t n;
 
 	if (isatty(STDIN_FILENO)) {
-		fprintf(stderr, "seedctl: refusing to read a seed from a terminal; pipe it in\n");
+		cli_error("refusing to read a seed from a terminal; pipe it in");
 		return -1;
 	}
 	while (len < sizeof(buf)) {
@@ -107,7 +107,7 @@ static int stdin_seed(uint8_t seed[SEEDFILE_MAX], uint64_t want, size_t *bytes)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "seedctl: cannot read stdin: %s\n", strerror(errno));
+			cli_error("cannot read stdin: %s", strerror(errno));
 			explicit_bzero(buf, sizeof(buf));
 			return -1;
 		}
@@ -124,7 +124,7 @@ static int stdin_seed(uint8_t seed[SEEDFILE_MAX], uint64_t want, size_t *bytes)
 	else if (seedfile_check_bytes(buf, len, why, sizeof(why)) == 0)
 		why[0] = '\0';
 	if (why[0]) {
-		fprintf(stderr, "seedctl: refusing the seed on stdin: %s\n", why);
+		cli_error("refusing the seed on stdin: %s", why);
 		explicit_bzero(buf, sizeof(buf));
 		return -1;
 	}
@@ -154,8 +154,7 @@ static int open_out_dir(const char *dir, int *created)
 	*created = 0;
 	if (fd < 0 && errno == ENOENT) {
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-			fprintf(stderr, "seedctl: cannot create directory %s: %s\n", dir,
-				strerror(errno));
+			cli_error("cannot create directory %s: %s", dir, strerror(errno));
 			return -1;
 		}
 		*created = 1;
@@ -163,7 +162,7 @@ static int open_out_dir(const char *dir, int *created)
 		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	}
 	if (fd < 0)
-		fprintf(stderr, "seedctl: cannot open directory %s: %s\n", dir, strerror(errno));
+		cli_error("cannot open directory %s: %s", dir, strerror(errno));
 	return fd;
 }
 
@@ -176,8 +175,7 @@ static int batch_absent(int dirfd, const char *dir, uint64_t count)
 	for (uint64_t i = 1; i <= count; i++) {
 		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i);
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-			fprintf(stderr, "seedctl: %s/%s exists; use --force to replace it\n", dir,
-				name);
+			cli_error("%s/%s exists; use --force to replace it", dir, name);
 			return -1;
 		}
 	}
@@ -200,7 +198,7 @@ static int batch_seeds(struct seed *seeds, uint64_t count, size_t bytes)
 			return -1;
 	order = calloc((size_t)count, sizeof(*order));
 	if (!order) {
-		fprintf(stderr, "seedctl: out of memory\n");
+		cli_error("out of memory");
 		return -1;
 	}
 	for (uint64_t i = 0; i < count; i++)
@@ -208,8 +206,7 @@ static int batch_seeds(struct seed *seeds, uint64_t count, size_t bytes)
 	qsort(order, (size_t)count, sizeof(*order), cmp_seed_ptr);
 	for (uint64_t i = 1; i < count && r == 0; i++) {
 		if (memcmp(order[i - 1]->b, order[i]->b, bytes) == 0) {
-			fprintf(stderr,
-				"seedctl: the platform RNG gave two equal seeds; wrote nothing\n");
+			cli_error("the platform RNG gave two equal seeds; wrote nothing");
 			r = -1;
 		}
 	}
@@ -233,9 +230,8 @@ static int batch_write(int dirfd, const char *dir, const struct seed *seeds, uin
 			r = seedfile_write_at(dirfd, name, out, len,
 					      force ? 0 : SEEDFILE_NOREPLACE);
 		if (r < 0)
-			fprintf(stderr, "seedctl: cannot write %s/%s: %s (%llu of %llu written)\n",
-				dir, name, strerror(-r), (unsigned long long)i,
-				(unsigned long long)count);
+			cli_error("cannot write %s/%s: %s (%llu of %llu written)", dir, name,
+				  strerror(-r), (unsigned long long)i, (unsigned long long)count);
 	}
 	explicit_bzero(out, sizeof(out));
 	return r < 0 ? -1 : 0;
@@ -256,7 +252,7 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 		return EXIT_FAIL;
 	cli_owners(&owners, geteuid());
 	if (seedfile_trust_dir(dirfd, dir, &owners, why, sizeof(why)) < 0) {
-		fprintf(stderr, "seedctl: refusing to write to %s: %s\n", dir, why);
+		cli_error("refusing to write to %s: %s", dir, why);
 		/* Only an empty directory goes: at worst one that was swapped in. */
 		if (created)
 			rmdir(dir);
@@ -266,7 +262,7 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 		return EXIT_FAIL;
 	seeds = calloc((size_t)count, sizeof(*seeds));
 	if (!seeds) {
-		fprintf(stderr, "seedctl: out of memory\n");
+		cli_error("out of memory");
 		return EXIT_FAIL;
 	}
 	r = batch_seeds(seeds, count, bytes);
@@ -311,21 +307,20 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 		else if (c == 'k')
 			key_file = optarg;
 		else if (c == 'n' && parse_u64(optarg, 1, PROVISION_MAX, &count) < 0)
-			return cli_usage_error("provision: --count '%s' is not a number in 1..%d",
-					       optarg, PROVISION_MAX);
+			return cli_usage_error("--count '%s' is not a number in 1..%d", optarg,
+					       PROVISION_MAX);
 		else if (c == 'b' &&
 			 (parse_u64(optarg, 32, 64, &bytes) < 0 || !seedfile_size_ok(bytes)))
-			return cli_usage_error("provision: --bytes must be 32 or 64, not '%s'",
-					       optarg);
+			return cli_usage_error("--bytes must be 32 or 64, not '%s'", optarg);
 	}
 	if (!count != !out_dir)
-		return cli_usage_error("provision: --count and --out-dir go together");
+		return cli_usage_error("--count and --out-dir go together");
 	if (count && from_stdin)
-		return cli_usage_error("provision: --stdin gives one seed, not --count");
+		return cli_usage_error("--stdin gives one seed, not --count");
 	if (count && optind != argc)
-		return cli_usage_error("provision: --out-dir replaces PATH");
+		return cli_usage_error("--out-dir replaces PATH");
 	if (!count && optind + 1 != argc)
-		return cli_usage_error("provision: expected one seed file PATH");
+		return cli_usage_error("expected one seed file PATH");
 	if (key_file) {
 		key = cli_read_key(key_file);
 		if (!key)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "client.h"
 #include "seedclient.h"
@@ -158,6 +159,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
 	struct seedd_status_info info;
 	int json = 0, c, rc = EXIT_OK, r, healthy;
+	char why[512];
 
 	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
 		if (c == -2)
@@ -165,12 +167,12 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 		json = 1;
 	}
 	if (optind < argc)
-		return cli_usage_error("status: unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	r = query_status(cli->socket, &info, seedd_timeout_ms());
 	if (r < 0) {
-		fprintf(stderr, "seedctl: cannot reach seedd at %s: %s\n", cli->socket,
-			strerror(-r));
-		return EXIT_UNREACHABLE;
+		rc = cli_daemon_error(cli->socket, r, why, sizeof(why));
+		cli_error("%s", why);
+		return rc;
 	}
 	healthy = (info.flags & SEEDD_STATUS_SEEDED) && (info.flags & SEEDD_STATUS_LAST_SAVE_OK);
 	if (json)
@@ -180,6 +182,7 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	return healthy ? EXIT_OK : EXIT_FAIL;
 }
 
+/* Polls until the daemon answers; a refusal or a wrong daemon ends it at once. */
 int cmd_wait(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { { "timeout", required_argument, NULL, 't' }, { 0 } };
@@ -187,16 +190,17 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 	uint64_t timeout = 30;
 	int64_t deadline;
 	int c, rc = EXIT_OK, r;
+	char why[512];
 
 	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
 		if (c == -2)
 			return rc;
 		if (parse_u64(optarg, 0, 86400, &timeout) < 0)
-			return cli_usage_error("wait: --timeout '%s' is not a number of seconds in 0..86400",
+			return cli_usage_error("--timeout '%s' is not a number of seconds in 0..86400",
 					       optarg);
 	}
 	if (optind < argc)
-		return cli_usage_error("wait: unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	deadline = now_ms() + (int64_t)timeout * 1000;
 	for (;;) {
 		int left = ms_left(deadline);
@@ -204,15 +208,57 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 		r = query_status(cli->socket, &info, left > 0 ? left : 1);
 		if (r == 0)
 			return EXIT_OK;
+		if (!cli_transient(r)) {
+			rc = cli_daemon_error(cli->socket, r, why, sizeof(why));
+			cli_error("%s", why);
+			return rc;
+		}
 		if (ms_left(deadline) == 0)
 			break;
 		struct timespec ts = { .tv_nsec = WAIT_POLL_MS * 1000000L };
 
 		nanosleep(&ts, NULL);
 	}
-	fprintf(stderr, "seedctl: seedd at %s did not answer within %llus: %s\n", cli->socket,
-		(unsigned long long)timeout, strerror(-r));
+	cli_error("seedd at %s did not answer within %llus: %s", cli->socket,
+		  (unsigned long long)timeout, strerror(-r));
 	return EXIT_UNREACHABLE;
+}
+
+/* Straight to stdout, past stdio: no copy of the bytes stays in its buffer. 0 or -errno. */
+static int write_out(const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n) {
+		ssize_t w = write(STDOUT_FILENO, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The bytes as they are, or as one line of hex. 0 or -errno. */
+static int write_bytes(const uint8_t *b, size_t n, int raw)
+{
+	static char hex[2 * GET_MAX + 1];
+	static const char digits[] = "0123456789abcdef";
+	int r;
+
+	if (raw)
+		return write_out(b, n);
+	for (size_t i = 0; i < n; i++) {
+		hex[2 * i] = digits[b[i] >> 4];
+		hex[2 * i + 1] = digits[b[i] & 15];
+	}
+	hex[2 * n] = '\n';
+	r = write_out(hex, 2 * n + 1);
+	explicit_bzero(hex, 2 * n + 1);
+	return r;
 }
 
 int cmd_get(struct cli *cli, int argc, char **argv)
@@ -220,9 +266,10 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 	static const struct option opts[] = { { "bytes", required_argument, NULL, 'b' },
 					      { "raw", no_argument, NULL, 'r' },
 					      { 0 } };
-	static unsigned char buf[GET_MAX];
+	static uint8_t buf[GET_MAX];
 	uint64_t bytes = 32;
 	int raw = 0, c, rc = EXIT_OK, r;
+	char why[512];
 
 	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
 		if (c == -2)
@@ -230,28 +277,21 @@ int cmd_get(struct cli *cli, int argc, char **argv)
 		if (c == 'r')
 			raw = 1;
 		else if (parse_u64(optarg, 1, GET_MAX, &bytes) < 0)
-			return cli_usage_error("get: --bytes '%s' is not a number in 1..65536",
-					       optarg);
+			return cli_usage_error("--bytes '%s' is not a number in 1..65536", optarg);
 	}
 	if (optind < argc)
-		return cli_usage_error("get: unexpected argument '%s'", argv[optind]);
+		return cli_usage_error("unexpected argument '%s'", argv[optind]);
 	r = seedclient_read(cli->socket, buf, bytes);
 	if (r < 0) {
-		fprintf(stderr, "seedctl: cannot get bytes from seedd at %s: %s\n", cli->socket,
-			strerror(-r));
-		return r == -ECONNREFUSED || r == -ENOENT || r == -ETIMEDOUT ? EXIT_UNREACHABLE
-									     : EXIT_FAIL;
+		rc = cli_daemon_error(cli->socket, r, why, sizeof(why));
+		cli_error("%s", why);
+		return rc;
 	}
-	if (raw) {
-		rc = fwrite(buf, 1, bytes, stdout) == bytes ? EXIT_OK : EXIT_FAIL;
-	} else {
-		cli_print_hex(buf, bytes);
-		putchar('\n');
-	}
+	r = write_bytes(buf, bytes, raw);
 	explicit_bzero(buf, bytes);
-	if (fflush(stdout) != 0) {
-		fprintf(stderr, "seedctl: cannot write to stdout: %s\n", strerror(errno));
+	if (r < 0) {
+		cli_error("cannot write to standard output: %s", strerror(-r));
 		return EXIT_FAIL;
 	}
-	return rc;
+	return EXIT_OK;
 }

@@ -4,6 +4,7 @@
 #define SEEDCTL_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -11,11 +12,13 @@
 #include "seal.h"
 #include "seedfile.h"
 
+/* One meaning each, for every command (seedctl(1), EXIT STATUS). */
 enum {
 	EXIT_OK = 0,
 	EXIT_FAIL = 1, /* error, or the daemon is degraded */
 	EXIT_USAGE = 2,
-	EXIT_UNREACHABLE = 3,
+	EXIT_UNREACHABLE = 3, /* no socket, nobody listening, no answer in time */
+	EXIT_REFUSED = 4,     /* the daemon refuses us, or we do not trust it */
 };
 
 /* What a command is handed besides its arguments. */
@@ -32,8 +35,22 @@ struct cli {
  */
 int cli_next_opt(struct cli *cli, int argc, char **argv, const struct option *opts, int *exit_code);
 
-/* Prints "seedctl: <message>" and the hint to --help; returns EXIT_USAGE. */
+/* "seedctl: COMMAND: <message>" on stderr, the one form of every error. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* cli_error() and how to get help; returns EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Puts why talking to the daemon at socket failed with err (-errno) in
+ * msg and returns the exit code: EXIT_REFUSED for a refusal (EACCES: the
+ * daemon or the socket's permissions refuse us; EPERM: we do not trust who
+ * listens there), EXIT_UNREACHABLE for no daemon or no answer, else EXIT_FAIL.
+ */
+int cli_daemon_error(const char *socket, int err, char *msg, size_t len);
+
+/* Whether the daemon may yet answer after err: it is not there or busy, rather than refusing. */
+bool cli_transient(int err);
 
 void cli_print_hex(const uint8_t *b, size_t n);
 

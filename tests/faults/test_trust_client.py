@@ -174,7 +174,7 @@ def test_cross_uid_daemon(tmp):
             argv = target(for_others(seeddtest.SEEDCTL), "--socket", daemon.sock, "status")
             r = as_user(*ids, argv, env) if ids else subprocess.run(
                 argv, capture_output=True, text=True, env=env, timeout=60)
-            check(r.returncode == 3 and "Operation not permitted" in r.stderr,
+            check(r.returncode == 4 and "Operation not permitted" in r.stderr,
                   "seedctl status as %s against a daemon of uid %d: %d %s"
                   % (who, bob[0], r.returncode, r.stderr))
         for who, ids in (("uid %d" % alice[0], alice), ("root", None)):
@@ -188,7 +188,7 @@ def test_cross_uid_daemon(tmp):
             print("%s against seedd of uid %d: %s" % (who, bob[0], r.stdout.strip()))
         r = as_user(*alice, target(for_others(seeddtest.SEEDCTL), "--socket", daemon.sock, "get"),
                     env)
-        check(r.returncode == 1 and "Operation not permitted" in r.stderr, r.stderr)
+        check(r.returncode == 4 and "Operation not permitted" in r.stderr, r.stderr)
         # The control: the daemon's own uid is served.
         r = as_user(*bob, target(for_others(seeddtest.SCTOOL), "read", "32", "1"), env)
         check(r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr)

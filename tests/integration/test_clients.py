@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 """libseedclient and seedctl against the real seedd."""
 
+import errno
 import json
 import os
 import re
@@ -14,8 +15,8 @@ import time
 from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, main, msg,
                        need_strace, parse_reply, raw_get, read_file, wait_for, write_machine_id,
                        write_seed, wire, GET_REQ, HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS,
-                       ST_OK, ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, SEEDCTL,
-                       SCTOOL, target)
+                       ST_OK, ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, ST_DENIED,
+                       SEEDCTL, SCTOOL, target)
 
 EXPORTED = {"seedclient_nv_seed_read", "seedclient_nv_seed_write", "seedclient_entropy_poll",
             "seedclient_read"}
@@ -573,6 +574,131 @@ def test_seedctl(tmp):
     time.sleep(0.3)
     Daemon(tmp).start()
     check(w.wait(10) == 0)
+
+
+def test_seedctl_usage(tmp):
+    """One error style, `seedctl: COMMAND: message`, then how to get help, exit 2;
+    the hint it gives works, and so does `help`."""
+    bad = [(["get", "--bytes", "0"], "get"), (["get", "--bytes"], "get"), (["get", "-x"], "get"),
+           (["status", "--foo"], "status"), (["status", "--json=1"], "status"),
+           (["status", "extra"], "status"), (["wait", "--timeout", "x"], "wait"),
+           (["provision"], "provision"), (["provision", tmp / "p", "--bytes", "48"], "provision"),
+           (["check"], "check"), (["help", "frobnicate"], None), (["frobnicate"], None), ([], None),
+           (["--foo"], None), (["--socket"], None)]
+    for args, cmd in bad:
+        r = subprocess.run(target(SEEDCTL, *args), capture_output=True, text=True, timeout=10)
+        lines = r.stderr.splitlines()
+        prefix = "seedctl: %s: " % cmd if cmd else "seedctl: "
+        hint = "Try 'seedctl help %s'." % cmd if cmd else "Try 'seedctl help'."
+        check(r.returncode == 2 and not r.stdout, "%s: exit %d, stdout %r" % (args, r.returncode,
+                                                                              r.stdout))
+        check(len(lines) == 2 and lines[0].startswith(prefix) and lines[1] == hint,
+              "%s: not %r + %r:\n%s" % (args, prefix, hint, r.stderr))
+        check(len(lines[0]) > len(prefix) + 10 and not lines[0][len(prefix):].startswith(
+            ("seedctl", cmd or "seedctl", "/")), "%s: %r" % (args, lines[0]))
+        h = subprocess.run(target(SEEDCTL, *hint[5:-2].split()[1:]), capture_output=True,
+                           text=True, timeout=10)
+        check(h.returncode == 0 and h.stdout.startswith("Usage:") and
+              (not cmd or (" %s " % cmd) in h.stdout), "the hint %r: %s" % (hint, h))
+    full = subprocess.run(target(SEEDCTL, "--help"), capture_output=True, text=True, timeout=10)
+    r = subprocess.run(target(SEEDCTL, "help"), capture_output=True, text=True, timeout=10)
+    check(r.returncode == 0 and r.stdout == full.stdout and "help [COMMAND]" in r.stdout, r)
+    cmds = set(re.findall(r"^  ([a-z]+) ", full.stdout.split("Commands:\n")[1].split("\n\n")[0],
+                          re.M))
+    check({"status", "get", "provision", "check", "wait", "help"} <= cmds, cmds)
+    for cmd in cmds:
+        for argv in (["help", cmd], [cmd, "--help"]):
+            r = subprocess.run(target(SEEDCTL, *argv), capture_output=True, text=True,
+                               timeout=10)
+            check(r.returncode == 0 and r.stdout.startswith("Usage: seedctl") and
+                  re.search(r"^  %s " % cmd, r.stdout, re.M), "%s: %s" % (argv, r))
+
+
+def fake_daemon(path, status, uid=None):
+    """A process listening on path that answers every request with an error
+    status (none: hangs up), as uid when given: the credentials a client sees
+    are those of whoever called listen(). Returns its pid."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(path)
+    pid = os.fork()
+    if pid:
+        s.close()
+        return pid
+    try:
+        if uid is not None:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+        s.listen(16)
+        while True:
+            c, _ = s.accept()
+            with c:
+                while status is not None:
+                    m = c.recv(65536)
+                    if not m:
+                        break
+                    c.send(msg(HDR.unpack_from(m)[1], status=status))
+    finally:
+        os._exit(0)
+
+
+def test_seedctl_refused(tmp):
+    """A refusal is exit 4, for status, get and wait alike, and wait gives up at once;
+    an absent daemon stays exit 3."""
+    daemons = [("denied", None)]
+    if os.geteuid() == 0:
+        daemons.append(("untrusted", 54321))
+    else:
+        print("not root: the untrusted daemon (another uid) is left out")
+    for name, uid in daemons:
+        path = tmp / name + ".sock"
+        pid = fake_daemon(path, ST_DENIED if uid is None else None, uid)
+        try:
+            wait_for(lambda: answers_connect(path), 10, "the fake daemon listening")
+            for args in (["status"], ["status", "--json"], ["get"], ["get", "--raw"]):
+                r = subprocess.run(target(SEEDCTL, "--socket", path, *args), capture_output=True,
+                                   text=True, timeout=30)
+                check(r.returncode == 4, "%s daemon, %s: exit %d, want 4 (refused): %s"
+                      % (name, args, r.returncode, r.stderr))
+                check(re.match(r"seedctl: %s: \S" % args[0], r.stderr) and
+                      (("refuses this user" in r.stderr) if uid is None else
+                       ("Operation not permitted" in r.stderr)), "%s, %s: %r"
+                      % (name, args, r.stderr))
+                check("--json" in args or not r.stdout, "%s: stdout %r" % (args, r.stdout))
+            t0 = time.monotonic()
+            r = subprocess.run(target(SEEDCTL, "--socket", path, "wait", "--timeout", "60"),
+                               capture_output=True, text=True, timeout=90)
+            took = time.monotonic() - t0
+            check(r.returncode == 4 and took < 30, "%s daemon: wait exit %d after %.1fs, want 4 "
+                  "at once: %s" % (name, r.returncode, took, r.stderr))
+            print("%s daemon: status, get exit 4; wait exit 4 after %.2fs of its 60" % (name, took))
+        finally:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def answers_connect(path):
+    try:
+        connect(path).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_seedctl_output_errors(tmp):
+    """What cannot be written is an error: exit 1 and a message, never exit 0."""
+    d = Daemon(tmp).start()
+    for args in (["status"], ["status", "--json"], ["get"], ["get", "--raw", "--bytes", "9000"],
+                 ["help"], ["--help"], ["--version"], ["status", "--help"]):
+        with open("/dev/full", "w") as full:
+            r = subprocess.run(target(SEEDCTL, "--socket", d.sock, *args), stdout=full,
+                               stderr=subprocess.PIPE, text=True, timeout=30)
+        cmd = args[0] if not args[0].startswith("--") else None
+        want = "seedctl: %scannot write to standard output: %s" % (
+            cmd + ": " if cmd else "", os.strerror(errno.ENOSPC))
+        check(r.returncode == 1 and r.stderr.strip() == want, "%s > /dev/full: exit %d, %r"
+              % (args, r.returncode, r.stderr))
+    check(d.stop() == 0)
 
 
 def fake_status_daemon(path, info):
