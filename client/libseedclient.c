@@ -58,12 +58,23 @@ static bool conn_is_ours(const struct conn *c)
 	       st.st_ino == c->ino;
 }
 
-/* Closes c's fd if it is still our socket; a reused number is only forgotten. */
-static void conn_close(struct conn *c)
+/*
+ * Closes c's fd if it is still our socket; a reused number is only forgotten.
+ * Called with conn_lock held, so that no fork() copies an fd that neither the
+ * slot nor the in-flight list names.
+ */
+static void conn_close_locked(struct conn *c)
 {
 	if (c->fd >= 0 && conn_is_ours(c))
 		close(c->fd);
 	c->fd = -1;
+}
+
+static void conn_close(struct conn *c)
+{
+	pthread_mutex_lock(&conn_lock);
+	conn_close_locked(c);
+	pthread_mutex_unlock(&conn_lock);
 }
 
 /*
@@ -73,9 +84,9 @@ static void conn_close(struct conn *c)
  */
 static void conn_forget_parent(pid_t pid)
 {
-	conn_close(&slot);
+	conn_close_locked(&slot);
 	for (struct conn *c = in_flight; c; c = c->next)
-		conn_close(c);
+		conn_close_locked(c);
 	in_flight = NULL;
 	owner = pid;
 }
@@ -133,34 +144,60 @@ static void conn_check_in(struct conn *c)
 		c->next->prev = c->prev;
 	if (c->fd >= 0 && slot.fd < 0) {
 		slot = *c;
+		slot.prev = slot.next = NULL;
 		c->fd = -1;
 	}
+	conn_close_locked(c);
 	pthread_mutex_unlock(&conn_lock);
-	conn_close(c);
 }
 
-/* Connects c to path; client_connect() checks the daemon's credentials first. 0 or -errno. */
-static int conn_open(struct conn *c, const char *path, int timeout_ms, int64_t deadline)
+/*
+ * Makes c's socket with the lock held: from socket() on, a fork() finds the
+ * fd on the in-flight list, identity and all, and the child closes it.
+ */
+static int conn_socket(struct conn *c)
 {
 	struct stat st;
-	int r, fd = client_connect(path, timeout_ms, deadline);
+	int r = 0, fd;
 
-	if (fd < 0)
-		return fd;
-	if (fstat(fd, &st) < 0) {
+	pthread_mutex_lock(&conn_lock);
+	fd = sock_open();
+	if (fd < 0) {
+		r = fd;
+	} else if (fstat(fd, &st) < 0) {
 		r = -errno;
 		close(fd);
+	} else {
+		c->fd = fd;
+		c->dev = st.st_dev;
+		c->ino = st.st_ino;
+	}
+	pthread_mutex_unlock(&conn_lock);
+	return r;
+}
+
+/* Connects c to path; client_connect_fd() checks the daemon's credentials first. 0 or -errno. */
+static int conn_open(struct conn *c, const char *path, int timeout_ms, int64_t deadline)
+{
+	int r = conn_socket(c);
+
+	if (r < 0)
+		return r;
+	r = client_connect_fd(c->fd, path, timeout_ms, deadline);
+	if (r < 0) {
+		conn_close(c);
 		return r;
 	}
-	c->fd = fd;
-	c->dev = st.st_dev;
-	c->ino = st.st_ino;
-	c->timeout_ms = timeout_ms;
+	/* What the socket's timeouts are: the next request restores a cut one. */
+	c->timeout_ms = r;
 	memcpy(c->path, path, strlen(path) + 1);
 	return 0;
 }
 
-/* Sends one request on c, connecting when needed. Returns 0 or -errno. */
+/*
+ * Sends one request on c, connecting when needed, all before one deadline.
+ * Returns 0 or -errno.
+ */
 static int conn_call(struct conn *c, const char *path, uint8_t op, const void *payload, size_t plen,
 		     void *out, size_t outlen, int timeout_ms)
 {
@@ -176,7 +213,7 @@ static int conn_call(struct conn *c, const char *path, uint8_t op, const void *p
 		bool cached = c->fd >= 0;
 		int r;
 
-		/* $SEEDD_TIMEOUT_MS changed since the connection was made. */
+		/* $SEEDD_TIMEOUT_MS changed, or the connect that made it cut them. */
 		if (cached && c->timeout_ms != timeout_ms) {
 			if (sock_set_timeouts(c->fd, timeout_ms) < 0)
 				conn_close(c);
@@ -199,20 +236,29 @@ static int conn_call(struct conn *c, const char *path, uint8_t op, const void *p
 	}
 }
 
+/*
+ * One request. Cancellation is off meanwhile: connect, send, recv, poll and
+ * the user lookup are cancellation points, and a thread cancelled in one of
+ * them would leave its node on the in-flight list, on a stack the next
+ * thread gets, and its socket open. A cancel that comes meanwhile acts at
+ * the caller's next cancellation point, at most one timeout later.
+ */
 static int request(const char *path, uint8_t op, const void *payload, size_t plen, void *out,
 		   size_t outlen)
 {
 	struct conn c;
-	int r;
+	int r, cancel_state;
 
 	if (!path)
 		path = seedd_socket_path();
 	if (strlen(path) >= sizeof(c.path))
 		return -ENAMETOOLONG;
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
 	pthread_once(&atfork_once, atfork_register);
 	conn_check_out(&c);
 	r = conn_call(&c, path, op, payload, plen, out, outlen, seedd_timeout_ms());
 	conn_check_in(&c);
+	pthread_setcancelstate(cancel_state, NULL);
 	return r;
 }
 

@@ -28,19 +28,30 @@ static bool daemon_trusted(uid_t uid)
 	       strcmp(res->pw_name, SEEDD_DAEMON_USER) == 0;
 }
 
-int client_connect(const char *path, int timeout_ms, int64_t deadline)
+int client_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int r, fd = sock_connect(path, timeout_ms, deadline);
+	int t = sock_connect_fd(fd, path, timeout_ms, deadline);
+
+	if (t < 0)
+		return t;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	if (len != sizeof(cred) || !daemon_trusted(cred.uid))
+		return -EPERM;
+	/* A slow user lookup took its share of the time too. */
+	return sock_fit_timeouts(fd, t, deadline);
+}
+
+int client_connect(const char *path, int timeout_ms, int64_t deadline)
+{
+	int r, fd = sock_open();
 
 	if (fd < 0)
 		return fd;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		r = -errno;
-	else if (len != sizeof(cred) || !daemon_trusted(cred.uid))
-		r = -EPERM;
-	else
+	r = client_connect_fd(fd, path, timeout_ms, deadline);
+	if (r >= 0)
 		return fd;
 	close(fd);
 	return r;

@@ -11,12 +11,16 @@
 #include <stdint.h>
 
 /*
- * Connects to the daemon listening on path before deadline (monotonic ms)
- * and checks its credentials before anything is sent: it must run as root,
- * as the build's daemon user or as our effective uid. The fd is blocking,
- * with send and receive timeouts of timeout_ms (see sock_connect()).
- * Returns the fd, -EPERM for a daemon we do not trust, or another -errno.
+ * Connects fd, a sock_open() socket, to the daemon listening on path before
+ * deadline (monotonic ms) and checks its credentials before anything is
+ * sent: it must run as root, as the build's daemon user or as our effective
+ * uid. The fd's send and receive timeouts are timeout_ms, or what is left
+ * until deadline when that is less (see sock_connect_fd()). Returns the
+ * timeout set (ms), -EPERM for a daemon we do not trust, or another -errno.
  */
+int client_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline);
+
+/* client_connect_fd() on a new socket: the fd, or -errno. */
 int client_connect(const char *path, int timeout_ms, int64_t deadline);
 
 /*

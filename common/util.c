@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Helpers every program shares: the monotonic clock, numbers, sockets, the environment. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,51 +75,119 @@ int sock_set_timeouts(int fd, int timeout_ms)
 	return 0;
 }
 
-/* timeout_ms, or what is left until deadline if that is less. */
+/*
+ * timeout_ms, or what is left until deadline if that is less; 0 when nothing
+ * is left. A millisecond of slack: ms_left() rounds down, so a call that took
+ * a few microseconds often seems to have taken one.
+ */
 static int ms_within(int timeout_ms, int64_t deadline)
 {
 	int left = ms_left(deadline);
 
-	return left < timeout_ms ? left : timeout_ms;
+	return left + 1 >= timeout_ms ? timeout_ms : left;
+}
+
+int sock_open(void)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), moved;
+
+	if (fd < 0)
+		return -errno;
+	/*
+	 * A program started with fd 0, 1 or 2 closed would find our socket
+	 * there, and its own output would go to the daemon.
+	 */
+	if (fd <= 2) {
+		moved = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (moved < 0)
+			moved = -errno;
+		close(fd);
+		fd = moved;
+	}
+	return fd;
+}
+
+static int sock_addr(struct sockaddr_un *sa, const char *path)
+{
+	size_t len = strlen(path);
+
+	if (len == 0)
+		return -EINVAL;
+	if (len >= sizeof(sa->sun_path))
+		return -ENAMETOOLONG;
+	sa->sun_family = AF_UNIX;
+	memcpy(sa->sun_path, path, len + 1);
+	return 0;
+}
+
+int sock_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline)
+{
+	struct sockaddr_un sa;
+	int r = sock_addr(&sa, path), t;
+
+	if (r < 0)
+		return r;
+	for (;;) {
+		t = ms_within(timeout_ms, deadline);
+		if (t <= 0)
+			return -ETIMEDOUT;
+		/*
+		 * Set before connect(), so that no fcntl() pair follows: an
+		 * AF_UNIX connect(2) to a full listen queue sleeps until there is
+		 * room, for as long as the send timeout allows, and then fails
+		 * with EAGAIN.
+		 */
+		r = sock_set_timeouts(fd, t);
+		if (r < 0)
+			return r;
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			return sock_fit_timeouts(fd, t, deadline);
+		/* A listen queue full to the end: the daemon is busy, not gone. */
+		if (errno == EAGAIN)
+			return -ETIMEDOUT;
+		/* Interrupted: again, for what is left of the time. */
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+int sock_fit_timeouts(int fd, int set_ms, int64_t deadline)
+{
+	int t = ms_within(set_ms, deadline), r;
+
+	if (t <= 0)
+		return -ETIMEDOUT;
+	if (t == set_ms)
+		return t;
+	r = sock_set_timeouts(fd, t);
+	return r < 0 ? r : t;
 }
 
 int sock_connect(const char *path, int timeout_ms, int64_t deadline)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = strlen(path);
-	int fd, r, t = ms_left(deadline) > 0 ? timeout_ms : 0;
+	struct sockaddr_un sa;
+	int fd, r;
 
-	if (len == 0)
-		return -EINVAL;
-	if (len >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, path, len + 1);
-
-	/*
-	 * Blocking from the start, so that no fcntl() pair follows: an AF_UNIX
-	 * connect(2) to a full listen queue sleeps until there is room, for as
-	 * long as the send timeout allows, and then fails with EAGAIN.
-	 */
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | (t > 0 ? 0 : SOCK_NONBLOCK), 0);
+	if (timeout_ms > 0) {
+		fd = sock_open();
+		if (fd < 0)
+			return fd;
+		r = sock_connect_fd(fd, path, timeout_ms, deadline);
+		if (r >= 0)
+			return fd;
+		close(fd);
+		return r;
+	}
+	/* A probe that does not wait: a full listen queue means somebody listens. */
+	r = sock_addr(&sa, path);
+	if (r < 0)
+		return r;
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	for (;;) {
-		r = t > 0 ? sock_set_timeouts(fd, t) : 0;
-		if (r < 0)
-			break;
-		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return fd;
-		/* A listen queue full to the end: the daemon is busy, not gone. */
-		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
-		if (r != -EINTR)
-			break;
-		/* Interrupted: again, for what is left of the time. */
-		t = ms_within(timeout_ms, deadline);
-		if (t <= 0) {
-			r = -ETIMEDOUT;
-			break;
-		}
-	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return fd;
+	r = errno == EAGAIN ? -ETIMEDOUT : -errno;
 	close(fd);
 	return r;
 }

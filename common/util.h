@@ -26,12 +26,33 @@ int ms_left(int64_t deadline);
 int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
- * Connects a blocking SOCK_SEQPACKET socket to path, with send and receive
- * timeouts of timeout_ms. A full listen queue is waited out in connect(2)
- * itself, which the kernel wakes when there is room, for timeout_ms, or
- * after an interruption for what is left until deadline; with no time left
- * at all, one attempt that does not wait (the fd is then non-blocking).
- * Returns the fd, -ETIMEDOUT if the queue stayed full, or another -errno.
+ * A blocking SOCK_SEQPACKET socket (close-on-exec) at fd 3 or above, never
+ * one of 0-2 that a program started with them closed left free. Returns the
+ * fd or -errno.
+ */
+int sock_open(void);
+
+/*
+ * Connects fd, a sock_open() socket, to path. Its send and receive timeouts
+ * are timeout_ms, or what is left until deadline when that is less (to the
+ * millisecond): a full listen queue is waited out in connect(2) itself, which
+ * the kernel wakes when there is room, and the reply then gets only what is
+ * left. Returns the timeout now set on fd (ms, > 0), -ETIMEDOUT if the queue
+ * stayed full or no time is left, or another -errno.
+ */
+int sock_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline);
+
+/*
+ * fd's send and receive timeouts, now set_ms, cut to what is left until
+ * deadline when that is less. Returns the timeout now set, -ETIMEDOUT when
+ * nothing is left, or another -errno.
+ */
+int sock_fit_timeouts(int fd, int set_ms, int64_t deadline);
+
+/*
+ * sock_open() and sock_connect_fd(): the connected fd or -errno. With
+ * timeout_ms 0, one attempt that does not wait (the fd is non-blocking),
+ * where a full listen queue (-ETIMEDOUT) means that somebody listens.
  */
 int sock_connect(const char *path, int timeout_ms, int64_t deadline);
 

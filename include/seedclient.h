@@ -16,7 +16,11 @@
  * still the socket it made: a program that closes it and reuses the number
  * keeps its own file, which the library never reads, writes or closes.
  * fork() never waits for another thread's request, and a child never uses a
- * connection of its parent.
+ * connection of its parent, nor inherits one the library does not track.
+ *
+ * The timeout bounds the whole call, connect and one reconnect included. The
+ * calls are no cancellation points (cancellation is off while they run) and
+ * not async-signal-safe. The library's socket is never fd 0, 1 or 2.
  */
 #ifndef SEEDCLIENT_H
 #define SEEDCLIENT_H

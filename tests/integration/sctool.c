@@ -24,6 +24,19 @@
  *                                line arrives on stdin the main thread forks and prints
  *                                "fork_ms=T"; the child prints the sockets it inherited
  *                                ("child_sockets=K") and N bytes read from PATH
+ *   sctool failagain N           one read that must succeed, then "fail"'s timed read
+ *   sctool cancel PATH N         a thread reads from $SEEDD_SOCKET (a mute daemon) and is
+ *                                cancelled once a line arrives on stdin; a bystander thread
+ *                                then fills a stack buffer with 0xAA while this one reads N
+ *                                bytes from PATH; prints "cancel_ms=T cancelled=C intact=I
+ *                                sockets=K" (I: the bystander's buffer unchanged; K: sockets
+ *                                open at the end)
+ *   sctool forkstorm T FORKS N   T threads read N bytes in a loop while the main thread
+ *                                forks FORKS times; each child counts the sockets it
+ *                                inherited; prints "forks=F inherited=K reads=R failed=E"
+ *   sctool lowfds N FD           started with some of fds 0-2 closed: reads N bytes,
+ *                                writes a line to fd 1, reads again; prints to FD
+ *                                "socket_fd=S std_taken=T write1=W first=A second=B"
  *   sctool procs P N             P processes, each reads N bytes once (or
  *                                prints "failed") and stays alive; a line
  *                                on stdin makes this one print "alive=A"
@@ -275,6 +288,139 @@ static int forkbusy(const char *path)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+static void *mute_reader(void *arg)
+{
+	unsigned char b[64];
+
+	(void)arg;
+	seedclient_nv_seed_read(b, sizeof(b));
+	/* Reached only when the read itself was not a cancellation point. */
+	pthread_testcancel();
+	return NULL;
+}
+
+static pthread_barrier_t bystander_ready, bystander_check;
+
+/* A stack buffer of 0xAA, checked after another thread's request. */
+static void *bystander(void *arg)
+{
+	unsigned char pad[256 * 1024];
+	long changed = 0;
+
+	memset(pad, 0xaa, sizeof(pad));
+	pthread_barrier_wait(&bystander_ready);
+	pthread_barrier_wait(&bystander_check);
+	for (size_t i = 0; i < sizeof(pad); i++)
+		changed += ((volatile unsigned char *)pad)[i] != 0xaa;
+	*(long *)arg = changed;
+	return NULL;
+}
+
+/*
+ * A thread cancelled while it waits for a mute daemon must leave nothing of
+ * its request behind: no list node on its dead stack, which the next thread
+ * gets, and no socket.
+ */
+static int cancel_test(const char *path)
+{
+	unsigned char buf[MAXN];
+	pthread_t reader, by;
+	long changed = -1;
+	char go[16];
+	void *ret;
+	int64_t t0;
+	int r, lowest;
+
+	if (pthread_create(&reader, NULL, mute_reader, NULL))
+		return 2;
+	/* The test writes a line once the mute daemon has the thread's request. */
+	if (!fgets(go, sizeof(go), stdin))
+		return 2;
+	t0 = measure_now_ns();
+	pthread_cancel(reader);
+	pthread_join(reader, &ret);
+	printf("cancel_ms=%.3f ", ms_since(t0));
+	/* The joined thread's stack is the next thread's, from glibc's cache. */
+	pthread_barrier_init(&bystander_ready, NULL, 2);
+	pthread_barrier_init(&bystander_check, NULL, 2);
+	if (pthread_create(&by, NULL, bystander, &changed))
+		return 2;
+	pthread_barrier_wait(&bystander_ready);
+	r = seedclient_read(path, buf, n_bytes);
+	pthread_barrier_wait(&bystander_check);
+	pthread_join(by, NULL);
+	printf("cancelled=%d intact=%d sockets=%d read=%d\n", ret == PTHREAD_CANCELED, changed == 0,
+	       sockets(&lowest), r);
+	return 0;
+}
+
+static volatile int storm_stop;
+static int storm_reads, storm_failed;
+
+static void *storm_reader(void *arg)
+{
+	unsigned char b[MAXN];
+
+	(void)arg;
+	while (!storm_stop) {
+		int r = seedclient_nv_seed_read(b, n_bytes);
+
+		__atomic_add_fetch(r == (int)n_bytes ? &storm_reads : &storm_failed, 1,
+				   __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/* Forks beside busy threads: no child may inherit a socket nobody tracks. */
+static int forkstorm(int nthreads, int forks)
+{
+	pthread_t tid[64];
+	int inherited = 0;
+
+	if (nthreads < 1 || nthreads > 64)
+		return 2;
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&tid[i], NULL, storm_reader, NULL);
+	for (int i = 0; i < forks; i++) {
+		int status, lowest;
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(sockets(&lowest) ? 1 : 0);
+		if (pid < 0 || waitpid(pid, &status, 0) < 0)
+			return 2;
+		inherited += !WIFEXITED(status) || WEXITSTATUS(status);
+	}
+	storm_stop = 1;
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	printf("forks=%d inherited=%d reads=%d failed=%d\n", forks, inherited, storm_reads,
+	       storm_failed);
+	return 0;
+}
+
+/*
+ * Run with some of fds 0-2 closed: the library's socket must not take one of
+ * them, where the program's own output would go to the daemon.
+ */
+static int lowfds(int out)
+{
+	static const char line[] = "the program's own output\n";
+	unsigned char buf[MAXN];
+	int first, second, taken = 0, lowest;
+	ssize_t w;
+
+	first = seedclient_nv_seed_read(buf, n_bytes);
+	sockets(&lowest);
+	for (int fd = 0; fd <= 2; fd++)
+		taken += fcntl(fd, F_GETFD) >= 0;
+	w = write(1, line, sizeof(line) - 1);
+	second = seedclient_nv_seed_read(buf, n_bytes);
+	dprintf(out, "socket_fd=%d std_taken=%d write1=%s first=%d second=%d\n", lowest, taken,
+		w < 0 ? "failed" : "written", first, second);
+	return 0;
+}
+
 static volatile sig_atomic_t signals;
 
 static void count_signal(int sig)
@@ -446,14 +592,17 @@ int main(int argc, char **argv)
 		printf("rc=%d ms=%.3f zeroed=%d\n", r, ms_since(t0), all_zero(buf, n_bytes));
 		return 0;
 	}
-	if ((!strcmp(cmd, "fail") || !strcmp(cmd, "failpoll")) && argc == 3) {
+	if ((!strcmp(cmd, "fail") || !strcmp(cmd, "failpoll") || !strcmp(cmd, "failagain")) &&
+	    argc == 3) {
 		size_t olen = 12345;
 		int r;
 
 		n_bytes = arg_size(argv[2]);
+		if (!strcmp(cmd, "failagain") && read_n("", 1))
+			return 1;
 		memset(buf, 0xa5, sizeof(buf));
 		t0 = measure_now_ns();
-		if (!strcmp(cmd, "fail"))
+		if (strcmp(cmd, "failpoll"))
 			r = seedclient_nv_seed_read(buf, n_bytes);
 		else
 			r = seedclient_entropy_poll(NULL, buf, n_bytes, &olen);
@@ -464,6 +613,18 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "intr") && argc == 4) {
 		n_bytes = arg_size(argv[2]);
 		return read_interrupted(atoi(argv[3]));
+	}
+	if (!strcmp(cmd, "cancel") && argc == 4) {
+		n_bytes = arg_size(argv[3]);
+		return cancel_test(argv[2]);
+	}
+	if (!strcmp(cmd, "forkstorm") && argc == 5) {
+		n_bytes = arg_size(argv[4]);
+		return forkstorm(atoi(argv[2]), atoi(argv[3]));
+	}
+	if (!strcmp(cmd, "lowfds") && argc == 4) {
+		n_bytes = arg_size(argv[2]);
+		return lowfds(atoi(argv[3]));
 	}
 	if (!strcmp(cmd, "procs") && argc == 4) {
 		n_bytes = arg_size(argv[3]);

@@ -213,6 +213,151 @@ def test_interrupted_call_times_out(tmp):
     check(f["rc"] == "64" and f["zeroed"] == "0", r.stdout)
 
 
+def test_cancel_safe(tmp):
+    """A thread cancelled while it waits for a mute daemon leaves no list node
+    on its dead stack (glibc gives that stack to the next thread, whose 0xAA
+    buffer the next request would write into) and no socket behind: the call
+    is no cancellation point, so the thread is cancelled once it returns, at
+    most its timeout later."""
+    timeout_ms = 500
+    d = Daemon(tmp).start()
+    mute = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    mute.bind(tmp / "mute.sock")
+    mute.listen(4)
+    mute.settimeout(30)
+    env = dict(os.environ, SEEDD_SOCKET=tmp / "mute.sock", SEEDD_TIMEOUT_MS=str(timeout_ms))
+    p = subprocess.Popen(target(SCTOOL, "cancel", d.sock, "32"), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        conn, _ = mute.accept()
+        conn.settimeout(30)
+        check(len(conn.recv(100)) == HDR.size + 4, "no request from the reading thread")
+        p.stdin.write("cancel\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+    check(p.returncode == 0, "exit %d: %s %s" % (p.returncode, out, err))
+    print(out.strip())
+    f = dict(kv.split("=") for kv in out.split())
+    check(f["cancelled"] == "1", "the thread was not cancelled: %s" % out)
+    check(f["read"] == "0", "the next request failed: %s" % out)
+    check(f["intact"] == "1", "the next request wrote into the cancelled thread's stack, now "
+          "the bystander's: %s" % out)
+    # The main thread's cached connection to seedd, and nothing of the cancelled call.
+    check(f["sockets"] == "1", "%s sockets open, the cancelled call's leaked: %s"
+          % (f["sockets"], out))
+    check(float(f["cancel_ms"]) < timeout_ms + 1000, "the cancellation waited %s ms"
+          % f["cancel_ms"])
+    conn.close()
+    mute.close()
+
+
+def test_one_deadline(tmp):
+    """$SEEDD_TIMEOUT_MS bounds the whole call: a wait for room in a full
+    listen queue and the wait for the reply share it, and so do a cached
+    connection that the daemon reset and the one retry."""
+    timeout_ms, stall = 2000, 1.5
+    env = dict(os.environ, SEEDD_TIMEOUT_MS=str(timeout_ms))
+
+    # A listen queue full for 1.5 s, then room for one connection that is never answered.
+    path = tmp / "full.sock"
+    s, held = hung_server(path, "full")
+    p = subprocess.Popen(target(SCTOOL, "fail", "64"), stdout=subprocess.PIPE, text=True,
+                         env=dict(env, SEEDD_SOCKET=path))
+    time.sleep(stall)
+    held.append(s.accept()[0])
+    out = p.communicate(timeout=30)[0]
+    f = dict(kv.split("=") for kv in out.split())
+    print("listen queue full for %.1f s: failed after %s ms, timeout %d ms"
+          % (stall, f["ms"], timeout_ms))
+    check(f["rc"] == "-1" and f["zeroed"] == "1", out)
+    check(timeout_ms - 10 <= float(f["ms"]) < timeout_ms + 750,
+          "a full listen queue and an unanswered request: %s ms, timeout %d"
+          % (f["ms"], timeout_ms))
+    s.close()
+    for c in held:
+        c.close()
+
+    # A daemon that answers once, resets the cached connection 1.5 s into the
+    # second request, and never answers the retry.
+    path = tmp / "reset.sock"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.bind(path)
+    s.listen(4)
+    s.settimeout(30)
+    retried = []
+
+    def serve():
+        c, _ = s.accept()
+        c.settimeout(30)
+        c.recv(100)
+        c.send(msg(OP_GET, b"\x42" * 64))
+        c.recv(100)
+        time.sleep(stall)
+        c.close()
+        retried.append(s.accept()[0])
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    out = subprocess.run(target(SCTOOL, "failagain", "64"), capture_output=True, text=True,
+                         env=dict(env, SEEDD_SOCKET=path), timeout=30).stdout
+    t.join(30)
+    lines = out.strip().splitlines()
+    check(len(lines) == 2 and len(lines[0]) == 128, "the first read failed: %s" % out)
+    f = dict(kv.split("=") for kv in lines[1].split())
+    print("cached connection reset after %.1f s: failed after %s ms, timeout %d ms"
+          % (stall, f.get("ms"), timeout_ms))
+    check(f.get("rc") == "-1" and f["zeroed"] == "1", out)
+    check(retried, "the library did not retry on a new connection")
+    check(timeout_ms - 10 <= float(f["ms"]) < timeout_ms + 750,
+          "a reset cached connection and an unanswered retry: %s ms, timeout %d"
+          % (f["ms"], timeout_ms))
+    s.close()
+    for c in retried:
+        c.close()
+
+
+def test_fork_storm(tmp):
+    """4 threads read while the main thread forks 2,000 times: no child
+    inherits a library socket that nothing tracks (it would hold a daemon
+    slot until the idle timeout), whichever moment of a request the fork
+    hits: socket(), connect(), the credential check, the close."""
+    d = Daemon(tmp).start()
+    r = d.sctool("forkstorm", 4, 2000, 32, timeout=170)
+    f = dict(kv.split("=") for kv in r.stdout.split())
+    print(r.stdout.strip())
+    check(int(f["reads"]) > 0 and f["failed"] == "0", r.stdout)
+    check(f["inherited"] == "0", "%s of %s children inherited a socket" % (f["inherited"],
+                                                                           f["forks"]))
+
+
+def test_low_fds(tmp):
+    """A program started with stdout (or all of 0-2) closed: the library's
+    socket is never one of them, so the program's own output never goes to
+    seedd, and its next read works."""
+    d = Daemon(tmp).start()
+    for closed in ((1,), (0, 1, 2)):
+        rfd, wfd = os.pipe()
+
+        def close_std():
+            for fd in closed:
+                os.close(fd)
+        p = subprocess.Popen(target(SCTOOL, "lowfds", "32", str(wfd)), env=d.client_env(),
+                             pass_fds=(wfd,), preexec_fn=close_std)
+        os.close(wfd)
+        with os.fdopen(rfd) as f:
+            out = f.read()
+        check(p.wait(30) == 0, "sctool lowfds failed: %s" % out)
+        print("fds %s closed: %s" % (closed, out.strip()))
+        f = dict(kv.split("=") for kv in out.split())
+        check(f["first"] == "32" and f["second"] == "32", "with %s closed: %s" % (closed, out))
+        check(int(f["socket_fd"]) >= 3 and f["std_taken"] == str(3 - len(closed)),
+              "with %s closed the library's socket is fd %s: %s" % (closed, f["socket_fd"], out))
+        check(f["write1"] == "failed", "the program's write to fd 1 went somewhere: %s" % out)
+    check(d.alive(), "seedd died")
+
+
 def strace_calls(path):
     """[(name, args, ret)] of an strace -f -qq output file."""
     calls = []
