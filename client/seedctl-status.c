@@ -2,6 +2,7 @@
 /* seedctl status, wait and get: the commands that ask the daemon. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,20 +28,88 @@ static int query_status(const char *socket, struct seedd_status_info *info, int 
 	return 0;
 }
 
-static void json_string(const char *s)
+/*
+ * The bytes at s that make one character of UTF-8 (RFC 3629: no overlong
+ * forms, no surrogates, nothing past U+10FFFF), *ok set; or, when they are
+ * not well-formed, the bytes that stand for one U+FFFD (the longest start of
+ * a valid sequence, at least one byte, as Unicode recommends), *ok clear.
+ */
+static size_t utf8_char(const unsigned char *s, bool *ok)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
+	*ok = s[0] < 0x80;
+	if (*ok)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 1;
+	/* The second byte's range rules out the overlong, surrogate and too-large forms. */
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	/* A NUL is out of range: nothing is read past the end. */
+	for (size_t i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return i;
+	*ok = true;
+	return n;
+}
+
+/*
+ * A JSON string: valid JSON whatever the bytes (a path is any bytes but NUL).
+ * What is not well-formed UTF-8 becomes U+FFFD, as JSON text must be
+ * Unicode; quotes, backslashes and controls are escaped.
+ */
+static void json_string(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	putchar('"');
+	while (*s) {
+		bool ok;
+		size_t n = utf8_char(s, &ok);
+
+		if (!ok)
+			fputs("\\ufffd", stdout);
+		else if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if (*s < 0x20 || *s == 0x7f)
+			printf("\\u%04x", *s);
 		else
-			putchar(c);
+			fwrite(s, 1, n, stdout);
+		s += n;
 	}
 	putchar('"');
+}
+
+/* A string for people: what is not printable UTF-8 (a newline, an escape, a stray byte) as \xNN. */
+static void print_safe(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		bool ok;
+		size_t n = utf8_char(s, &ok);
+
+		if (ok && *s >= 0x20 && *s != 0x7f)
+			fwrite(s, 1, n, stdout);
+		else
+			for (size_t i = 0; i < n; i++)
+				printf("\\x%02x", s[i]);
+		s += n;
+	}
 }
 
 static const char *yes(int b)
@@ -92,20 +161,21 @@ static void json_string_field(const char *key, int withheld, const char *s)
 }
 
 /* A limited reply keeps every key: the withheld values are null. */
-static void print_status_json(const struct seedd_status_info *i, int healthy)
+static void print_status_json(const struct seedd_status_info *i, const char *socket, int healthy)
 {
-	int lim = !!(i->flags & SEEDD_STATUS_LIMITED);
+	int lim = !!(i->flags & SEEDD_STATUS_LIMITED), err = i->last_save_error;
 
 	printf("{\"version\":");
 	json_string(i->version);
-	printf(",\"protocol\":%d,\"healthy\":%s,\"seeded\":%s", SEEDD_PROTO_VERSION, yes(healthy),
-	       yes(i->flags & SEEDD_STATUS_SEEDED));
+	printf(",\"protocol\":%d,\"socket\":", SEEDD_PROTO_VERSION);
+	json_string(socket);
+	printf(",\"healthy\":%s,\"seeded\":%s", yes(healthy), yes(i->flags & SEEDD_STATUS_SEEDED));
 	json_string_field("seed_file", lim, i->seed_file);
 	json_field("seed_size", lim, "%u", i->seed_size);
 	json_field("last_save_unix", lim, "%lld", (long long)i->last_save_unix);
 	printf(",\"last_save_ok\":%s", yes(i->flags & SEEDD_STATUS_LAST_SAVE_OK));
-	json_string_field("last_save_error", lim,
-			  i->last_save_error ? strerror(i->last_save_error) : "");
+	json_string_field("last_save_error", lim, err ? strerror(err) : "");
+	json_string_field("last_save_errno", lim, err ? cli_errno_name(err) : "");
 	json_field("saves", lim, "%llu", (unsigned long long)i->saves);
 	json_field("save_failures", lim, "%llu", (unsigned long long)i->save_failures);
 	json_field("uptime_s", lim, "%llu", (unsigned long long)i->uptime_s);
@@ -118,14 +188,52 @@ static void print_status_json(const struct seedd_status_info *i, int healthy)
 	printf(",\"limited\":%s}\n", yes(lim));
 }
 
-static void print_status_human(const struct seedd_status_info *i, int healthy)
+/* Without an answer there is still one object: where we asked, and why it failed. */
+static void print_error_json(const char *socket, int err, const char *why)
+{
+	fputs("{\"socket\":", stdout);
+	json_string(socket);
+	fputs(",\"healthy\":false,\"error\":", stdout);
+	json_string(why);
+	fputs(",\"errno\":", stdout);
+	json_string(cli_errno_name(-err));
+	fputs("}\n", stdout);
+}
+
+/* "1d 2h 3min 4s": the units that are not zero. */
+static void print_duration(uint64_t s)
+{
+	static const struct {
+		uint64_t secs;
+		const char *unit;
+	} units[] = { { 86400, "d" }, { 3600, "h" }, { 60, "min" }, { 1, "s" } };
+	const char *sep = "";
+
+	if (s == 0) {
+		fputs("0s", stdout);
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (s / units[i].secs == 0)
+			continue;
+		printf("%s%llu%s", sep, (unsigned long long)(s / units[i].secs), units[i].unit);
+		s %= units[i].secs;
+		sep = " ";
+	}
+}
+
+static void print_status_human(const struct seedd_status_info *i, const char *socket, int healthy)
 {
 	time_t t = (time_t)i->last_save_unix;
 	char when[64] = "never";
 	struct tm tm;
 
-	printf("seedd %s (protocol %d): %s\n", i->version, SEEDD_PROTO_VERSION,
-	       healthy ? "healthy" : "DEGRADED");
+	fputs("seedd ", stdout);
+	print_safe(i->version);
+	printf(" (protocol %d): %s\n", SEEDD_PROTO_VERSION, healthy ? "healthy" : "DEGRADED");
+	fputs("  socket:     ", stdout);
+	print_safe(socket);
+	putchar('\n');
 	if (i->flags & SEEDD_STATUS_LIMITED) {
 		printf("  last save:  %s\n",
 		       i->flags & SEEDD_STATUS_LAST_SAVE_OK ? "ok" : "FAILED");
@@ -137,16 +245,22 @@ static void print_status_human(const struct seedd_status_info *i, int healthy)
 		snprintf(when, sizeof(when), "%lld (Unix time)", (long long)i->last_save_unix);
 	else if (t && gmtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	printf("  seed file:  %s (%u bytes%s)\n", i->seed_file, i->seed_size,
+	fputs("  seed file:  ", stdout);
+	print_safe(i->seed_file);
+	printf(" (%u bytes%s)\n", i->seed_size,
 	       i->flags & SEEDD_STATUS_ENCRYPTED ? ", encrypted" : "");
 	printf("  seed:       %s\n", seed_origin(i->flags, 1));
 	if (i->flags & SEEDD_STATUS_LAST_SAVE_OK)
 		printf("  last save:  %s, ok\n", when);
 	else
-		printf("  last save:  %s, FAILED: %s\n", when, strerror(i->last_save_error));
+		printf("  last save:  %s, FAILED: %s (%s)\n", when, strerror(i->last_save_error),
+		       cli_errno_name(i->last_save_error)[0] ? cli_errno_name(i->last_save_error)
+							     : "unknown errno");
 	printf("  saves:      %llu (%llu failed)\n", (unsigned long long)i->saves,
 	       (unsigned long long)i->save_failures);
-	printf("  uptime:     %llus\n", (unsigned long long)i->uptime_s);
+	fputs("  uptime:     ", stdout);
+	print_duration(i->uptime_s);
+	putchar('\n');
 	printf("  requests:   %llu (%llu bytes served)\n", (unsigned long long)i->requests,
 	       (unsigned long long)i->bytes_served);
 	printf("  clients:    %u\n", i->clients);
@@ -172,13 +286,15 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	if (r < 0) {
 		rc = cli_daemon_error(cli->socket, r, why, sizeof(why));
 		cli_error("%s", why);
+		if (json)
+			print_error_json(cli->socket, r, why);
 		return rc;
 	}
 	healthy = (info.flags & SEEDD_STATUS_SEEDED) && (info.flags & SEEDD_STATUS_LAST_SAVE_OK);
 	if (json)
-		print_status_json(&info, healthy);
+		print_status_json(&info, cli->socket, healthy);
 	else
-		print_status_human(&info, healthy);
+		print_status_human(&info, cli->socket, healthy);
 	return healthy ? EXIT_OK : EXIT_FAIL;
 }
 

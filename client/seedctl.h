@@ -52,6 +52,9 @@ int cli_daemon_error(const char *socket, int err, char *msg, size_t len);
 /* Whether the daemon may yet answer after err: it is not there or busy, rather than refusing. */
 bool cli_transient(int err);
 
+/* The symbolic name of errno value e ("ENOSPC"), or "" when this table lacks it. */
+const char *cli_errno_name(int e);
+
 void cli_print_hex(const uint8_t *b, size_t n);
 
 /*

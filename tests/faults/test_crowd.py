@@ -308,7 +308,7 @@ def test_status_limited(tmp):
                   and st["uptime_s"] is not None and st["clients"] >= 1,
                   "%s: %s" % (who, st))
         check(set(lim) == set(full["root"]), "keys differ: %s" % sorted(set(lim) ^ set(full["root"])))
-        shown = {"version", "protocol", "healthy", "seeded", "last_save_ok", "limited"}
+        shown = {"version", "protocol", "socket", "healthy", "seeded", "last_save_ok", "limited"}
         check(lim["limited"] is True and lim["healthy"] is True and lim["seeded"] is True and
               lim["last_save_ok"] is True and lim["version"] == full["root"]["version"],
               "limited status: %s" % lim)

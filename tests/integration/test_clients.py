@@ -708,6 +708,11 @@ def test_seedctl(tmp):
     d.stop()
     r = d.seedctl("status")
     check(r.returncode == 3 and "cannot reach" in r.stderr, r)
+    # Unreachable, --json still prints one object: where it asked and why that failed.
+    r = d.seedctl("status", "--json")
+    st = json.loads(r.stdout)
+    check(r.returncode == 3 and st == {"socket": d.sock, "healthy": False, "errno": "ENOENT",
+                                       "error": r.stderr.strip().split(": ", 2)[2]}, r)
     r = d.seedctl("get")
     check(r.returncode == 3, r)
     t0 = time.monotonic()
@@ -809,7 +814,12 @@ def test_seedctl_refused(tmp):
                       (("refuses this user" in r.stderr) if uid is None else
                        ("Operation not permitted" in r.stderr)), "%s, %s: %r"
                       % (name, args, r.stderr))
-                check("--json" in args or not r.stdout, "%s: stdout %r" % (args, r.stdout))
+                if "--json" in args:
+                    st = json.loads(r.stdout)
+                    check(st["healthy"] is False and st["socket"] == path and
+                          st["errno"] == ("EACCES" if uid is None else "EPERM"), st)
+                else:
+                    check(not r.stdout, "%s: stdout %r" % (args, r.stdout))
             t0 = time.monotonic()
             r = subprocess.run(target(SEEDCTL, "--socket", path, "wait", "--timeout", "60"),
                                capture_output=True, text=True, timeout=90)
@@ -895,11 +905,95 @@ def test_status_layout(tmp):
                 check(st["version"] == "9.8.7" and st["seed_file"] == seed_file, st)
                 check(st["seeded"] and st["last_save_ok"] == (error == 0), st)
                 check(st["last_save_error"] == (os.strerror(error) if error else ""), st)
+                check(st["last_save_errno"] == ("ENOSPC" if error else ""), st)
             else:
                 # 2100-01-01: a 32-bit time_t cannot hold it, so the number it is.
                 check("2100-01-01 00:00:00 UTC" in r.stdout or
                       "4102444800 (Unix time)" in r.stdout, r.stdout)
                 check(str(fields["bytes_served"]) in r.stdout, r.stdout)
+                check(not error or "FAILED: %s (ENOSPC)" % os.strerror(error) in r.stdout,
+                      r.stdout)
+
+
+def status_of(tmp, name, *args, **fields):
+    """seedctl status ARGS against a fake daemon answering with fields: the result."""
+    path = tmp / name + ".sock"
+    s, t = fake_status_daemon(path, wire.pack_status(**fields))
+    r = subprocess.run(target(SEEDCTL, "--socket", path, "status", *args), capture_output=True,
+                       timeout=30)
+    t.join(10)
+    s.close()
+    return r
+
+
+# Strings that are not UTF-8, and some that are, by the rule each tests.
+NOT_UTF8 = [b"\xff", b"\xfe", b"\x80", b"\xbf", b"\xc0\xaf", b"\xc1\xbf", b"\xe0\x80\xaf",
+            b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xf0\x80\x80\xaf", b"\xf4\x90\x80\x80",
+            b"\xf5\x80\x80\x80", b"\xe2\x82", b"\xf0\x9f\x98", b"\xc3"]
+UTF8 = [b"\xc3\xa9", b"\xe2\x82\xac", b"\xf0\x9f\x98\x80", b"\xed\x9f\xbf", b"\xee\x80\x80",
+        b"\xf4\x8f\xbf\xbf", b"\x7f", b"\"", b"\\", b"\n", b"\x1b[31m", b"\t"]
+
+
+def test_status_json_any_bytes(tmp):
+    """status --json is valid JSON (strict UTF-8, RFC 8259) whatever bytes the seed
+    file's path holds: each maximal ill-formed part is one U+FFFD, as Python's own
+    decoder replaces it; the human output shows those bytes and controls as \\xNN."""
+    for i, b in enumerate(NOT_UTF8 + UTF8):
+        path = b"/var/lib/seedd/a" + b + b"z" + b
+        healthy = wire.STATUS_SEEDED | wire.STATUS_LAST_SAVE_OK
+        r = status_of(tmp, "json%d" % i, "--json", flags=healthy, seed_file=path, version="1")
+        check(r.returncode == 0, "%r: exit %d: %s" % (b, r.returncode, r.stderr))
+        try:
+            text = r.stdout.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise AssertionError("%r: the output is not UTF-8: %s: %r" % (b, e, r.stdout))
+        check(not re.search(r"\\ud[89a-f]", text, re.I), "%r: a surrogate escape: %s" % (b, text))
+        st = json.loads(text)
+        want = path.decode("utf-8", "replace")
+        check(st["seed_file"] == want, "%r: seed_file %r, want %r" % (b, st["seed_file"], want))
+        check(("\ufffd" in want) == (b in NOT_UTF8), "%r: the test's own list is wrong" % b)
+        r = status_of(tmp, "human%d" % i, flags=healthy, seed_file=path, version="1")
+        line = [l for l in r.stdout.split(b"\n") if l.startswith(b"  seed file:  ")]
+        check(r.returncode == 0 and len(line) == 1, "%r: %r" % (b, r.stdout))
+        if b in NOT_UTF8 or b[0] < 0x20 or b == b"\x7f":
+            check(b"\\x%02x" % b[0] in line[0] and b not in line[0], "%r: %r" % (b, line[0]))
+        else:
+            check(b"/a" + b + b"z" + b + b" (" in line[0], "%r: %r" % (b, line[0]))
+    print("%d ill-formed and %d well-formed byte strings: valid JSON, shown escaped"
+          % (len(NOT_UTF8), len(UTF8)))
+    # And from the real daemon, on a state directory whose name is not UTF-8.
+    name = b"state-\xff\xc3(\xed\xa0\x80-\n"
+    state = os.path.join(os.fsencode(tmp.path), name)
+    os.mkdir(state, 0o700)
+    d = Daemon(tmp, seed_file=os.fsdecode(os.path.join(state, b"seedfile"))).start()
+    r = subprocess.run(target(SEEDCTL, "--socket", d.sock, "status", "--json"),
+                       capture_output=True, timeout=30)
+    st = json.loads(r.stdout.decode("utf-8"))
+    want = os.path.join(os.fsencode(tmp.path), name, b"seedfile").decode("utf-8", "replace")
+    check(r.returncode == 0 and st["seed_file"] == want, "%r, want %r" % (r.stdout, want))
+    r = subprocess.run(target(SEEDCTL, "--socket", d.sock, "status"), capture_output=True,
+                       timeout=30)
+    check(b"/state-\\xff\\xc3(\\xed\\xa0\\x80-\\x0a/seedfile (64 bytes)\n" in r.stdout, r.stdout)
+    check(d.stop() == 0)
+
+
+def test_status_human(tmp):
+    """status names the socket it asked, also to a caller the daemon tells little,
+    and the uptime in days, hours, minutes and seconds."""
+    healthy = wire.STATUS_SEEDED | wire.STATUS_LAST_SAVE_OK
+    for secs, words in ((0, "0s"), (59, "59s"), (3600, "1h"), (90061, "1d 1h 1min 1s"),
+                        (86400 * 400 + 120, "400d 2min")):
+        r = status_of(tmp, "up%d" % secs, flags=healthy, uptime_s=secs, version="1")
+        out = r.stdout.decode()
+        check(r.returncode == 0 and "\n  uptime:     %s\n" % words in out, "%d s: %s" % (secs, out))
+        check("\n  socket:     %s\n" % (tmp / "up%d.sock" % secs) in out, out)
+    r = status_of(tmp, "limited", flags=healthy | wire.STATUS_LIMITED, version="1")
+    out = r.stdout.decode()
+    check("\n  socket:     %s\n" % (tmp / "limited.sock") in out and "withheld" in out, out)
+    r = status_of(tmp, "limited-json", "--json", flags=healthy | wire.STATUS_LIMITED, version="1")
+    st = json.loads(r.stdout)
+    check(st["socket"] == tmp / "limited-json.sock" and st["limited"] and
+          st["last_save_errno"] is None, st)
 
 
 def test_provision(tmp):

@@ -679,8 +679,9 @@ def test_machine_id_errors(tmp):
         expect_refused(Daemon(tmp, "--machine-id-file", empty), ["empty or uninitialized"])
 
 
-STATUS_KEYS = {"version", "protocol", "healthy", "seeded", "seed_file", "seed_size",
-               "last_save_unix", "last_save_ok", "last_save_error", "saves", "save_failures",
+STATUS_KEYS = {"version", "protocol", "socket", "healthy", "seeded", "seed_file", "seed_size",
+               "last_save_unix", "last_save_ok", "last_save_error", "last_save_errno", "saves",
+               "save_failures",
                "uptime_s", "requests", "bytes_served", "clients", "encrypted", "clone_suspected",
                "seed_origin", "limited"}
 
