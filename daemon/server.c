@@ -6,15 +6,10 @@
  * runs every ready connection once per loop iteration, so a client that sends
  * as fast as it can gets its turn like everybody else and no more.
  *
- * Slots are shared out by the peer's credentials, read once at accept: one
- * uid holds at most max_per_uid connections (root and our own uid are
- * exempt), untrusted peers together at most max_shared, so that the rest is
- * kept for root, our uid and the allow lists, and everybody together at most
- * max_clients. A newcomer over a limit takes the place of the least recently
- * used idle connection that counts against that limit, of its own uid first:
- * libseedclient re-makes a closed connection on its next call, so a host with
- * more client processes than slots is still served. Only when no such
- * connection is idle is the newcomer refused.
+ * Who gets a connection is admission.c's to decide; the server reads the
+ * peer's credentials, asks, and acts on the answer: it looks at the
+ * candidates to close (answering what they have waiting first), closes or
+ * refuses, and logs.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +27,7 @@
 
 #include <event2/event.h>
 
+#include "admission.h"
 #include "config.h"
 #include "log.h"
 #include "pool.h"
@@ -42,33 +38,18 @@
 #define ACCEPT_BATCH 32
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_INTERVAL_MS 10000
-/* Connections looked at to find one to close: each look is one ioctl. */
-#define EVICT_SCAN 8
-#define UID_HASH_BITS 6
-
-/* A circular doubly linked list; an empty head, or a node on no list, points to itself. */
-struct list {
-	struct list *prev, *next;
-};
-
-/* The connections of one uid, least recently used first. */
-struct user {
-	struct user *next; /* hash chain */
-	struct list conns;
-	uid_t uid;
-	unsigned n;
-};
 
 struct conn {
 	struct server *srv;
 	struct event *ev;
-	struct user *user;
-	/* Least recently used first: on the server's list, the uid's, and the untrusted list. */
-	struct list all, by_uid, shared;
-	struct ucred cred;
+	struct admission_slot slot;
 	int fd;
-	int trusted; /* root, our uid or the allow lists */
 };
+
+static struct conn *conn_of(struct admission_slot *slot)
+{
+	return (struct conn *)((uintptr_t)slot - offsetof(struct conn, slot));
+}
 
 /* One log line per interval; the next one says how many were left out. */
 struct ratelimit {
@@ -85,12 +66,8 @@ struct server {
 	struct server_opts opts;
 	struct event *accept_ev;
 	struct event *backoff_ev;
-	struct list all, shared;
-	unsigned n_conns, n_shared;
-	unsigned max_per_uid, max_shared;
-	struct user *users[1u << UID_HASH_BITS];
+	struct admission *adm;
 	int fd;
-	uid_t self_uid;
 	struct ratelimit refusals, evictions;
 	/* One request and one reply at a time: the daemon is single-threaded. */
 	uint8_t in[SEEDD_PROTO_MAX_MSG];
@@ -241,70 +218,17 @@ void server_unbind(int dirfd, const char *path)
 	close(dirfd);
 }
 
-static void list_init(struct list *l)
-{
-	l->prev = l->next = l;
-}
-
-static void list_del(struct list *n)
-{
-	n->prev->next = n->next;
-	n->next->prev = n->prev;
-	list_init(n);
-}
-
-static void list_add_tail(struct list *head, struct list *n)
-{
-	n->prev = head->prev;
-	n->next = head;
-	head->prev->next = n;
-	head->prev = n;
-}
-
-static void list_move_tail(struct list *head, struct list *n)
-{
-	list_del(n);
-	list_add_tail(head, n);
-}
-
-/* Where uid's entry is, or would be inserted, in its hash chain. */
-static struct user **user_slot(struct server *s, uid_t uid)
-{
-	/* Fibonacci hashing: uids are small and dense, the top bits spread them. */
-	struct user **p = &s->users[((uint32_t)uid * 2654435761u) >> (32 - UID_HASH_BITS)];
-
-	while (*p && (*p)->uid != uid)
-		p = &(*p)->next;
-	return p;
-}
-
-/* The connection was just used: it becomes the most recently used on each of its lists. */
+/* The connection was just used: it becomes the most recently used. */
 static void conn_touch(struct conn *c)
 {
-	struct server *s = c->srv;
-
-	list_move_tail(&s->all, &c->all);
-	list_move_tail(&c->user->conns, &c->by_uid);
-	if (!c->trusted)
-		list_move_tail(&s->shared, &c->shared);
+	admission_touch(c->srv->adm, &c->slot);
 }
 
 static void conn_free(struct conn *c)
 {
 	struct server *s = c->srv;
 
-	list_del(&c->all);
-	list_del(&c->by_uid);
-	list_del(&c->shared);
-	s->n_conns--;
-	if (!c->trusted)
-		s->n_shared--;
-	if (--c->user->n == 0) {
-		struct user **p = user_slot(s, c->user->uid);
-
-		*p = c->user->next;
-		free(c->user);
-	}
+	admission_remove(s->adm, &c->slot);
 	event_free(c->ev);
 	close(c->fd);
 	free(c);
@@ -336,7 +260,7 @@ static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 	struct seedd_status_info info = {
 		.requests = s->counted.requests,
 		.bytes_served = s->counted.bytes_served,
-		.clients = s->n_conns,
+		.clients = admission_count(s->adm),
 		.seed_size = (uint32_t)pool_seed_size(s->pool),
 		.flags = SEEDD_STATUS_SEEDED,
 	};
@@ -401,7 +325,7 @@ void server_counters(const struct server *s, struct server_counters *out)
 static int handle_request(struct server *s, struct conn *c, size_t n, int truncated)
 {
 	struct server_counters add;
-	size_t len = server_answer(s, s->in, n, truncated, c->trusted, s->out, &add);
+	size_t len = server_answer(s, s->in, n, truncated, c->slot.peer.trusted, s->out, &add);
 	int r = send_reply(c->fd, s->out, len);
 
 	explicit_bzero(s->out, len);
@@ -447,22 +371,6 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	if (what & EV_TIMEOUT || conn_serve(c) < 0)
 		conn_free(c);
-}
-
-static int id_in(unsigned id, const unsigned *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (list[i] == id)
-			return 1;
-	return 0;
-}
-
-/* Root, our own uid and the allow lists: the full status, and every slot. */
-static int peer_trusted(const struct server *s, const struct ucred *cr)
-{
-	return cr->uid == 0 || cr->uid == s->self_uid ||
-	       id_in(cr->uid, s->opts.allow_uid, s->opts.n_allow_uid) ||
-	       id_in(cr->gid, s->opts.allow_gid, s->opts.n_allow_gid);
 }
 
 __attribute__((format(printf, 3, 4))) static void
@@ -514,127 +422,69 @@ static int conn_idle(const struct conn *c)
 }
 
 /*
- * The least recently used connection on the list head, whose nodes are the
- * member at offset off of struct conn, that can be closed without losing a
- * request: untrusted ones only when shared_only. A request waiting on a
- * candidate is answered first, which moves it to the back; it is taken if
- * nothing more is waiting, else the search goes on past it. Looks at no more
- * than EVICT_SCAN connections.
+ * Closes the first of the answer's candidates that has no request waiting.
+ * A request waiting on a candidate is answered first, which makes it the
+ * most recently used; it goes if nothing more is waiting, else the search
+ * goes on past it. 0, or -EBUSY when every candidate is busy.
  */
-static struct conn *lru_idle(struct list *head, size_t off, int shared_only)
+static int evict(struct server *s, const struct ucred *cr, const struct admission_answer *ans)
 {
-	struct list *node = head->next, *last = head->prev, *next;
+	struct conn *c = NULL;
 
-	for (int i = 0; i < EVICT_SCAN && node != head; i++, node = next) {
-		struct conn *c = (struct conn *)((char *)node - off);
-		int r;
+	for (size_t i = 0; i < ans->n_idle && !c; i++) {
+		struct conn *cand = conn_of(ans->idle[i]);
+		int r = conn_serve(cand);
 
-		next = node == last ? head : node->next;
-		if (shared_only && c->trusted)
-			continue;
-		r = conn_serve(c);
-		if (r <= 0 || conn_idle(c))
-			return c;
+		if (r <= 0 || conn_idle(cand))
+			c = cand;
 	}
-	return NULL;
-}
-
-/*
- * Closes an idle connection to make room for the newcomer cr: the least
- * recently used of its own uid if there is one, else of others (NULL: none).
- * Returns 0, or -EBUSY when none was found.
- */
-static int evict_for(struct server *s, const struct ucred *cr, struct list *others, size_t off,
-		     int shared_only, const char *limit, unsigned value)
-{
-	struct user *u = *user_slot(s, cr->uid);
-	struct conn *c = u ? lru_idle(&u->conns, offsetof(struct conn, by_uid), shared_only) : NULL;
-
-	if (!c && others)
-		c = lru_idle(others, off, shared_only);
 	if (!c)
 		return -EBUSY;
 	log_limited(&s->evictions, "closed connections",
 		    "closed the least recently used connection of uid %u (pid %ld) for a new one "
 		    "of uid %u (pid %ld): at %s %u",
-		    (unsigned)c->cred.uid, (long)c->cred.pid, (unsigned)cr->uid, (long)cr->pid,
-		    limit, value);
+		    (unsigned)c->slot.peer.cred.uid, (long)c->slot.peer.cred.pid, (unsigned)cr->uid,
+		    (long)cr->pid, ans->limit, ans->value);
 	conn_free(c);
 	return 0;
 }
 
 /*
- * Makes room for a newcomer with credentials cr under each limit in turn.
- * Each connection counts against the limits it is under, so one eviction
- * per limit reached is enough. Returns 0, or -EBUSY with the reason in why.
+ * Makes room for peer p as admission answers, one eviction per limit
+ * reached. 0, or the status to refuse p with, the reason in why.
  */
-static int make_room(struct server *s, const struct ucred *cr, int trusted, char *why,
-		     size_t whylen)
+static uint16_t make_room(struct server *s, const struct admission_peer *p, char *why,
+			  size_t whylen)
 {
-	struct user *u = *user_slot(s, cr->uid);
+	struct admission_answer ans;
 
-	if (u && u->n >= s->max_per_uid && cr->uid != 0 && cr->uid != s->self_uid &&
-	    evict_for(s, cr, NULL, 0, 0, "the per-uid limit of", s->max_per_uid) < 0) {
-		snprintf(why, whylen, "uid %u holds %u connections and none is idle",
-			 (unsigned)cr->uid, u->n);
-		return -EBUSY;
+	for (;;) {
+		admission_decide(s->adm, p, &ans);
+		if (ans.verdict == ADMISSION_ADMIT)
+			return SEEDD_ST_OK;
+		if (ans.verdict == ADMISSION_REFUSE || evict(s, &p->cred, &ans) < 0) {
+			snprintf(why, whylen, "%s", ans.why);
+			return ans.status;
+		}
 	}
-	if (!trusted && s->n_shared >= s->max_shared &&
-	    evict_for(s, cr, &s->shared, offsetof(struct conn, shared), 1,
-		      "the limit for unprivileged peers of", s->max_shared) < 0) {
-		snprintf(why, whylen, "unprivileged peers hold %u connections and none is idle",
-			 s->n_shared);
-		return -EBUSY;
-	}
-	if (s->n_conns >= s->opts.max_clients &&
-	    evict_for(s, cr, &s->all, offsetof(struct conn, all), 0, "--max-clients",
-		      s->opts.max_clients) < 0) {
-		snprintf(why, whylen, "%u connections open and none is idle", s->n_conns);
-		return -EBUSY;
-	}
-	return 0;
 }
 
-/* A connection on every list it belongs to, not yet watched; NULL when out of memory. */
-static struct conn *conn_new(struct server *s, int fd, const struct ucred *cr, int trusted)
+/* A connection counted in, not yet watched; NULL when out of memory. */
+static struct conn *conn_new(struct server *s, int fd, const struct admission_peer *p)
 {
-	struct user **p = user_slot(s, cr->uid);
 	struct conn *c = calloc(1, sizeof(*c));
 
 	if (!c)
 		return NULL;
-	if (!*p) {
-		*p = calloc(1, sizeof(**p));
-		if (!*p) {
-			free(c);
-			return NULL;
-		}
-		(*p)->uid = cr->uid;
-		list_init(&(*p)->conns);
-	}
 	c->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_cb, c);
-	if (!c->ev) {
-		if (!(*p)->n) {
-			free(*p);
-			*p = NULL;
-		}
+	if (!c->ev || admission_add(s->adm, &c->slot, p) < 0) {
+		if (c->ev)
+			event_free(c->ev);
 		free(c);
 		return NULL;
 	}
 	c->srv = s;
 	c->fd = fd;
-	c->cred = *cr;
-	c->trusted = trusted;
-	c->user = *p;
-	c->user->n++;
-	list_add_tail(&s->all, &c->all);
-	list_add_tail(&c->user->conns, &c->by_uid);
-	list_init(&c->shared);
-	if (!trusted) {
-		list_add_tail(&s->shared, &c->shared);
-		s->n_shared++;
-	}
-	s->n_conns++;
 	return c;
 }
 
@@ -652,9 +502,9 @@ static int conn_watch(struct conn *c)
  * usually is (always, for the clients of a boot storm), and the reply then
  * goes out now rather than one epoll_wait later. -ENOMEM when out of memory.
  */
-static int conn_take(struct server *s, int fd, const struct ucred *cr, int trusted)
+static int conn_take(struct server *s, int fd, const struct admission_peer *p)
 {
-	struct conn *c = conn_new(s, fd, cr, trusted);
+	struct conn *c = conn_new(s, fd, p);
 
 	if (!c) {
 		close(fd);
@@ -681,8 +531,9 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
 		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		socklen_t len = sizeof(struct ucred);
+		struct admission_peer p;
 		struct ucred cr;
-		int trusted;
+		uint16_t st;
 
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -703,16 +554,13 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			refuse(s, fd, NULL, SEEDD_ST_DENIED, why);
 			continue;
 		}
-		trusted = peer_trusted(s, &cr);
-		if (!trusted && (s->opts.n_allow_uid || s->opts.n_allow_gid)) {
-			refuse(s, fd, &cr, SEEDD_ST_DENIED, "not in --allow-uid or --allow-gid");
+		admission_peer(s->adm, &cr, &p);
+		st = make_room(s, &p, why, sizeof(why));
+		if (st != SEEDD_ST_OK) {
+			refuse(s, fd, &cr, st, why);
 			continue;
 		}
-		if (make_room(s, &cr, trusted, why, sizeof(why)) < 0) {
-			refuse(s, fd, &cr, SEEDD_ST_BUSY, why);
-			continue;
-		}
-		if (conn_take(s, fd, &cr, trusted) < 0)
+		if (conn_take(s, fd, &p) < 0)
 			log_limited(&s->refusals, "refusals",
 				    "refused a client (uid %u, pid %ld): out of memory",
 				    (unsigned)cr.uid, (long)cr.pid);
@@ -728,24 +576,19 @@ static void backoff_cb(evutil_socket_t fd, short what, void *arg)
 	event_add(s->accept_ev, NULL);
 }
 
-/* A quarter of the slots, at least 1. */
-static unsigned default_max_per_uid(unsigned max_clients)
-{
-	return max_clients / 4 ? max_clients / 4 : 1;
-}
-
-/* Kept for trusted peers: a sixteenth, at least 4, at most half. */
-static unsigned reserved(unsigned max_clients)
-{
-	unsigned r = max_clients / 16 > 4 ? max_clients / 16 : 4;
-
-	return r < max_clients / 2 ? r : max_clients / 2;
-}
-
 struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 			  const struct server_opts *opts, server_status_fn *status,
 			  void *status_ctx)
 {
+	struct admission_opts aopts = {
+		.max_clients = opts->max_clients,
+		.max_per_uid = opts->max_clients_per_uid,
+		.self_uid = geteuid(),
+		.allow_uid = opts->allow_uid,
+		.n_allow_uid = opts->n_allow_uid,
+		.allow_gid = opts->allow_gid,
+		.n_allow_gid = opts->n_allow_gid,
+	};
 	struct server *s = calloc(1, sizeof(*s));
 
 	if (!s) {
@@ -758,15 +601,10 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 	s->status_ctx = status_ctx;
 	s->opts = *opts;
 	s->fd = fd;
-	s->self_uid = geteuid();
-	list_init(&s->all);
-	list_init(&s->shared);
-	s->max_per_uid = opts->max_clients_per_uid ? opts->max_clients_per_uid
-						   : default_max_per_uid(opts->max_clients);
-	s->max_shared = opts->max_clients - reserved(opts->max_clients);
+	s->adm = admission_new(&aopts);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, s);
 	s->backoff_ev = evtimer_new(base, backoff_cb, s);
-	if (!s->accept_ev || !s->backoff_ev || event_add(s->accept_ev, NULL) < 0) {
+	if (!s->adm || !s->accept_ev || !s->backoff_ev || event_add(s->accept_ev, NULL) < 0) {
 		server_free(s);
 		return NULL;
 	}
@@ -777,8 +615,9 @@ void server_free(struct server *s)
 {
 	if (!s)
 		return;
-	while (s->all.next != &s->all)
-		conn_free((struct conn *)((char *)s->all.next - offsetof(struct conn, all)));
+	for (struct admission_slot *a; s->adm && (a = admission_oldest(s->adm));)
+		conn_free(conn_of(a));
+	admission_free(s->adm);
 	if (s->accept_ev)
 		event_free(s->accept_ev);
 	if (s->backoff_ev)
