@@ -55,6 +55,7 @@ struct daemon {
 	struct event *watchdog_ev;
 	struct event *sigterm_ev;
 	struct event *sigint_ev;
+	struct event *sighup_ev;
 	int listen_fd;	  /* until the server owns it */
 	int own_socket;	  /* we bound it, rather than systemd */
 	int socket_dirfd; /* of the socket we bound, to remove it by name at exit */
@@ -272,13 +273,41 @@ static void watchdog_cb(evutil_socket_t fd, short what, void *arg)
 	systemd_watchdog();
 }
 
-static void signal_cb(evutil_socket_t sig, short what, void *arg)
+/* The signals seedd handles, by the names kill(1) and systemd use; strsignal() says "Terminated". */
+static const char *signal_name(int sig)
+{
+	switch (sig) {
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGINT:
+		return "SIGINT";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "a signal";
+	}
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct daemon *d = arg;
 
 	(void)what;
-	log_info("received %s, stopping", strsignal((int)sig));
+	log_info("received %s, stopping", signal_name((int)sig));
 	event_base_loopbreak(d->base);
+}
+
+/*
+ * logrotate and init systems send SIGHUP to mean "reload": every setting
+ * comes from the command line, read once, so there is nothing to read again,
+ * and the log is a stream seedd never opened itself.
+ */
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_notice("received %s: nothing to reload (options are read at start only; restart seedd to change them); still serving",
+		   signal_name((int)sig));
 }
 
 /* The socket systemd passed, else ours, bound but not listening yet. 0, or -1 after logging. */
@@ -357,10 +386,12 @@ static int run(struct daemon *d)
 	d->listen_fd = -1;
 	d->saver =
 	    saver_new(d->base, d->pool, d->cfg->store.path, d->cfg->save_interval_s, saved, d);
-	d->sigterm_ev = evsignal_new(d->base, SIGTERM, signal_cb, d);
-	d->sigint_ev = evsignal_new(d->base, SIGINT, signal_cb, d);
-	if (!d->server || !d->saver || !d->sigterm_ev || !d->sigint_ev ||
-	    event_add(d->sigterm_ev, NULL) < 0 || event_add(d->sigint_ev, NULL) < 0) {
+	d->sigterm_ev = evsignal_new(d->base, SIGTERM, stop_cb, d);
+	d->sigint_ev = evsignal_new(d->base, SIGINT, stop_cb, d);
+	d->sighup_ev = evsignal_new(d->base, SIGHUP, hup_cb, d);
+	if (!d->server || !d->saver || !d->sigterm_ev || !d->sigint_ev || !d->sighup_ev ||
+	    event_add(d->sigterm_ev, NULL) < 0 || event_add(d->sigint_ev, NULL) < 0 ||
+	    event_add(d->sighup_ev, NULL) < 0) {
 		log_err("cannot set up the event loop");
 		return EXIT_RUNTIME;
 	}
@@ -396,6 +427,8 @@ static void cleanup(struct daemon *d)
 		event_free(d->sigterm_ev);
 	if (d->sigint_ev)
 		event_free(d->sigint_ev);
+	if (d->sighup_ev)
+		event_free(d->sighup_ev);
 	if (d->base)
 		event_base_free(d->base);
 	pool_free(d->pool);
@@ -437,6 +470,8 @@ int main(int argc, char **argv)
 	/* No core dumps or ptrace by other users: memory holds the DRBG state. */
 	prctl(PR_SET_DUMPABLE, 0);
 	signal(SIGPIPE, SIG_IGN);
+	/* Until the event loop handles it: a SIGHUP during start-up must not kill seedd. */
+	signal(SIGHUP, SIG_IGN);
 	raise_fd_limit();
 	d.start_ms = now_ms();
 

@@ -20,6 +20,7 @@ struct saver {
 	const char *name;
 	struct event *ev;
 	unsigned interval_s;
+	unsigned retry_s; /* after a failure: SAVER_RETRY_S, or interval_s when sooner */
 	void (*saved)(void *ctx);
 	void *ctx;
 	int64_t last_unix; /* 0: never */
@@ -30,10 +31,8 @@ struct saver {
 
 static void schedule(struct saver *s)
 {
-	struct timeval tv = { .tv_sec = s->interval_s };
+	struct timeval tv = { .tv_sec = s->last_error ? s->retry_s : s->interval_s };
 
-	if (s->last_error && s->interval_s > SAVER_RETRY_S)
-		tv.tv_sec = SAVER_RETRY_S;
 	event_add(s->ev, &tv);
 }
 
@@ -51,8 +50,8 @@ static void save(struct saver *s)
 	} else {
 		s->failures++;
 		if (!was)
-			log_err("cannot save a new seed to %s: %s (still serving; retrying every %ds)",
-				s->name, strerror(-r), SAVER_RETRY_S);
+			log_err("cannot save a new seed to %s: %s (still serving; retrying every %us)",
+				s->name, strerror(-r), s->retry_s);
 	}
 }
 
@@ -78,6 +77,7 @@ struct saver *saver_new(struct event_base *base, struct pool *pool, const char *
 		.pool = pool,
 		.name = name,
 		.interval_s = interval_s,
+		.retry_s = interval_s < SAVER_RETRY_S ? interval_s : SAVER_RETRY_S,
 		.saved = saved,
 		.ctx = ctx,
 		/* pool_new()'s first gather wrote a new seed. */
@@ -108,6 +108,8 @@ void saver_final(struct saver *s)
 	if (r < 0)
 		log_warn("cannot save a new seed to %s at stop: %s; the next start derives a fresh seed before serving",
 			 s->name, strerror(-r));
+	else
+		log_info("saved a new seed to %s at stop", s->name);
 }
 
 int saver_last_error(const struct saver *s)

@@ -11,8 +11,8 @@ struct saver;
 
 /*
  * Saves a fresh seed from pool every interval_s seconds on base, and every
- * 10 seconds after a failure until a save succeeds; calls
- * saved(ctx) after each attempt. The pool's first gather counts as the
+ * 10 seconds (interval_s when shorter) after a failure until a save
+ * succeeds; calls saved(ctx) after each attempt. The pool's first gather counts as the
  * first save. name is the seed file, for messages. NULL when out of memory.
  */
 struct saver *saver_new(struct event_base *base, struct pool *pool, const char *name,
@@ -23,7 +23,7 @@ void saver_free(struct saver *s);
 /*
  * The save at stop. The seed on disk was never served and the next start
  * derives a fresh one from it before serving, so a failure loses nothing: it
- * is logged as a warning, and the stop stays clean.
+ * is logged as a warning, and the stop stays clean. A success is logged too.
  */
 void saver_final(struct saver *s);
 

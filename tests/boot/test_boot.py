@@ -401,7 +401,8 @@ def test_journal(tmp):
             (r"^created seed file %s from getrandom\(2\)$" % re.escape(SEED_FILE), "5"),
             (r"^serving %s on %s \(64-byte seed, Mbed TLS " % (re.escape(SEED_FILE),
                                                                 re.escape(SOCKET)), "6"),
-            (r"^received Terminated, stopping$", "6"),
+            (r"^received SIGTERM, stopping$", "6"),
+            (r"^saved a new seed to %s at stop$" % re.escape(SEED_FILE), "6"),
             (r"^refusing seed file %s: .*group or others" % re.escape(SEED_FILE), "3"),
         ]
 

@@ -158,9 +158,29 @@ def test_save_faults(tmp):
         check(daemon.stop() == 0, "seedd did not stop cleanly after recovery")
         log = daemon.log()
         check(log.count("cannot save") == 1, "expected one save error line, got:\n%s" % log)
+        check("(still serving; retrying every 1s)" in log, "not the real interval:\n%s" % log)
         check("saved %s again" % daemon.seed_file in log, "no recovery line:\n%s" % log)
         print("periodic save %-8s %-6s%s: degraded with reason, served, recovered"
               % (call, err, " (short)" if short else ""))
+
+
+def test_save_retry_interval(tmp):
+    """The retry interval the log gives is the one used: every 10 s after a failure,
+    or every --save-interval when that is shorter."""
+    switch = tmp / "fault-on"
+    for interval, retry in ((2, 2), (11, 10)):
+        seeddtest.write_seed(tmp / "seedfile")
+        env = fault_env(switch=switch, fault="rename", errno="EIO")
+        daemon = Daemon(tmp, "--save-interval", str(interval), env=env).start()
+        open(switch, "w").close()
+        wait_for(lambda: status(daemon)[1].get("save_failures", 0) >= 1, interval + 20,
+                 "a failed save")
+        line = [l for l in daemon.log().splitlines() if "cannot save" in l]
+        check(len(line) == 1 and line[0].endswith("(still serving; retrying every %ds)" % retry),
+              "--save-interval %d: %s" % (interval, line))
+        os.unlink(switch)
+        check(daemon.stop() == 0, "seedd did not stop cleanly")
+        print("--save-interval %d: %s" % (interval, line[0].split("seedd: ", 1)[1]))
 
 
 def test_save_full_disk(tmp):

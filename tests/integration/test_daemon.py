@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: MIT
 """seedd start-up, seedfile handling and lifecycle, on the real binary."""
 
+import datetime
 import os
 import re
 import signal
@@ -315,15 +316,74 @@ def test_first_gather_before_serving(tmp):
 
 
 def test_sigterm_saves(tmp):
+    """SIGTERM and SIGINT: a final save, logged, and the signal named as kill(1) names it."""
+    for sig, name in ((signal.SIGTERM, "SIGTERM"), (signal.SIGINT, "SIGINT")):
+        d = Daemon(tmp).start()
+        after_start = read_file(d.seed_file)
+        check(d.stop(sig) == 0, "%s exit %s" % (name, d.returncode))
+        check(read_file(d.seed_file) != after_start, "no save on %s" % name)
+        log = d.log()
+        for line in ("seedd: received %s, stopping\n" % name,
+                     "seedd: saved a new seed to %s at stop\n" % d.seed_file):
+            check(line in log, "no %r in the log:\n%s" % (line, log))
+        check(log.index("received") < log.index("at stop"), log)
+        check(not os.path.exists(d.sock), "socket file left after a clean stop")
+
+
+def test_sighup(tmp):
+    """SIGHUP (logrotate, init systems) is logged and changes nothing: seedd
+    goes on serving, and a stop after it still saves. It is ignored from
+    before the seed file is first opened, so one during start-up cannot kill
+    seedd either."""
     d = Daemon(tmp).start()
-    after_start = read_file(d.seed_file)
-    check(d.stop(signal.SIGTERM) == 0, "SIGTERM exit %s" % d.returncode)
-    check(read_file(d.seed_file) != after_start, "no save on SIGTERM")
-    d2 = Daemon(tmp).start()
-    after2 = read_file(d2.seed_file)
-    check(d2.stop(signal.SIGINT) == 0, "SIGINT exit %s" % d2.returncode)
-    check(read_file(d2.seed_file) != after2, "no save on SIGINT")
-    check(not os.path.exists(d.sock), "socket file left after a clean stop")
+    pid = d.seedd_pid()
+    for i in range(1, 4):
+        os.kill(pid, signal.SIGHUP)
+        wait_for(lambda: d.log().count("received SIGHUP") == i or not d.alive(), 10,
+                 "SIGHUP %d logged" % i)
+        check(d.alive(), "seedd died of SIGHUP (exit %s):\n%s" % (d.proc.poll(), d.log()))
+        d.sctool("read", 32, 1)
+    check(d.status()["healthy"], "not healthy after SIGHUP")
+    line = [l for l in d.log().splitlines() if "received SIGHUP" in l][0]
+    check(line.endswith("seedd: received SIGHUP: nothing to reload (options are read at start "
+                        "only; restart seedd to change them); still serving"), line)
+    after = read_file(d.seed_file)
+    check(d.stop() == 0 and read_file(d.seed_file) != after, "no clean stop after SIGHUP")
+    check("at stop" in d.log(), d.log())
+    if WRAPPER:
+        print("SIGHUP x3: logged, still serving; the start-up order is traced on the host")
+        return
+    strace = need_strace("seedd")
+    trace = tmp / "strace.out"
+    d = Daemon(tmp, wrapper=[strace, "-qq", "-o", trace, "-e", "trace=rt_sigaction,openat"],
+               env={"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"})
+    start_and_sigterm(d)
+    calls = open(trace).read().splitlines()
+    ignored = [i for i, c in enumerate(calls)
+               if c.startswith("rt_sigaction(SIGHUP, {sa_handler=SIG_IGN")]
+    opened = [i for i, c in enumerate(calls) if c.startswith("openat(") and "seedfile" in c]
+    check(ignored and opened and ignored[0] < opened[0],
+          "SIGHUP not ignored before the seed file is opened: %s" % calls)
+    print("SIGHUP x3: logged, still serving; ignored from before the seed file is opened")
+
+
+def test_log_timestamps(tmp):
+    """Without the journal every line starts with the local time (RFC 3339, ms, offset)."""
+    for tz, offset in (("UTC0", "+00:00"), ("XST-05:30", "+05:30"), ("XST+03", "-03:00")):
+        t0 = time.time()
+        d = Daemon(tmp, env={"TZ": tz}).start()
+        check(d.stop() == 0)
+        t1 = time.time()
+        lines = d.log().splitlines()
+        check(len(lines) >= 3, lines)
+        for line in lines:
+            m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}([+-]\d\d:\d\d)) seedd: \S",
+                         line)
+            check(m and m.group(2) == offset, "TZ=%s: %r" % (tz, line))
+            when = datetime.datetime.fromisoformat(m.group(1)).timestamp()
+            check(t0 - 1 <= when <= t1 + 1, "TZ=%s: %r is not between %.3f and %.3f"
+                  % (tz, line, t0, t1))
+    print("TZ=UTC0, XST-05:30, XST+03: every line stamped with the time and offset")
 
 
 def strace_daemon(tmp, calls, *args):

@@ -449,9 +449,10 @@ def test_journal_prefix(tmp):
     check(not bad, "lines without a <N> prefix: %r" % bad)
     check(any(l.startswith("<6>") for l in lines), "no info-level line: %r" % lines)
 
-    # A stale JOURNAL_STREAM (stderr is no longer that stream): plain lines.
+    # A stale JOURNAL_STREAM (stderr is no longer that stream): plain lines, with the time.
     lines = journal_run(tmp, lambda st: "%d:%d" % (st.st_dev, st.st_ino + 1))
-    check(lines and all(l.startswith("seedd: ") for l in lines), "prefixed: %r" % lines)
+    check(lines and all(re.match(r"\d{4}-\d\d-\d\dT[0-9:.]+[+-]\d\d:\d\d seedd: ", l)
+                        for l in lines), "prefixed: %r" % lines)
 
 
 def test_journal_prefix_refusal(tmp):
