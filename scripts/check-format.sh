@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # check-format.sh [SOURCE_ROOT]
 #
-# Checks every tracked *.c and *.h against .clang-format with clang-format 14
+# Checks every tracked *.c, *.h and *.h.in (a header the build makes) against .clang-format with clang-format 14
 # (Debian 12's; other versions format differently): exit 0 when all are
 # formatted, 1 listing what clang-format would change, 77 (a skip to meson)
 # when clang-format 14 is missing. Fix a file with `clang-format -i FILE`.
@@ -19,12 +19,19 @@ if [ "$version" != 14 ]; then
 fi
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	files=$(git ls-files '*.c' '*.h')
+	templates=$(git ls-files '*.h.in')
 else
 	files=$(find . -path ./build\* -prune -o \( -name '*.c' -o -name '*.h' \) -print)
+	templates=$(find . -path ./build\* -prune -o -name '*.h.in' -print)
 fi
+status=0
 # shellcheck disable=SC2086
-if ! "$cf" --dry-run --Werror $files; then
+"$cf" --dry-run --Werror $files || status=1
+for t in $templates; do
+	"$cf" --dry-run --Werror --assume-filename="${t%.in}" <"$t" || status=1
+done
+if [ $status -ne 0 ]; then
 	echo "error: these files are not formatted; run clang-format -i on them" >&2
 	exit 1
 fi
-echo "$(echo "$files" | wc -w) files formatted"
+echo "$(echo $files $templates | wc -w) files formatted"

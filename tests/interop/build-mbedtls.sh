@@ -11,7 +11,7 @@
 #
 # Environment: LIBDIR, the directory holding libseedclient.so (default
 # BUILDDIR/client); SEEDD_INCLUDE, the directory holding seedclient.h
-# (default: the project's include/); CC (default cc).
+# (default: BUILDDIR/include, where the build makes it); CC (default cc).
 #
 # Builds, each in BUILDDIR/interop/build-SERIES-CONFIG:
 #   opt2    NV seed callbacks named at build time (MBEDTLS_PLATFORM_STD_NV_SEED_*),
@@ -36,7 +36,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 builddir=$(cd "$1" && pwd)
 top=$builddir/interop
 libdir=${LIBDIR:-$builddir/client}
-seedd_include=${SEEDD_INCLUDE:-$here/../../include}
+seedd_include=${SEEDD_INCLUDE:-$builddir/include}
 cc=${CC:-cc}
 jobs=$(nproc 2>/dev/null || echo 2)
 
