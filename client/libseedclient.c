@@ -262,9 +262,19 @@ static int request(const char *path, uint8_t op, const void *payload, size_t ple
 	return r;
 }
 
+/*
+ * Why this thread's last call failed, for seedclient_last_error(). Initial
+ * exec: a few bytes of static TLS, which glibc keeps spare for a dlopen()ed
+ * library too, and no __tls_get_addr() call into ld.so, which the library
+ * would otherwise have to link.
+ */
+static __thread int last_error __attribute__((tls_model("initial-exec")));
+
 /* seedclient_read(), which the other entry points call directly rather than through the PLT. */
 static int read_bytes(const char *socket_path, unsigned char *buf, size_t len)
 {
+	if (!buf && len)
+		return last_error = -EINVAL;
 	for (size_t off = 0; off < len; off += SEEDD_PROTO_MAX_PAYLOAD) {
 		size_t chunk =
 		    len - off < SEEDD_PROTO_MAX_PAYLOAD ? len - off : SEEDD_PROTO_MAX_PAYLOAD;
@@ -274,10 +284,10 @@ static int read_bytes(const char *socket_path, unsigned char *buf, size_t len)
 
 		if (r < 0) {
 			explicit_bzero(buf, len);
-			return r;
+			return last_error = r;
 		}
 	}
-	return 0;
+	return last_error = 0;
 }
 
 EXPORT int seedclient_read(const char *socket_path, unsigned char *buf, size_t len)
@@ -287,33 +297,55 @@ EXPORT int seedclient_read(const char *socket_path, unsigned char *buf, size_t l
 
 EXPORT int seedclient_nv_seed_read(unsigned char *buf, size_t buf_len)
 {
-	if (!buf || buf_len > INT_MAX)
+	if (!buf || buf_len > INT_MAX) {
+		last_error = -EINVAL;
 		return -1;
+	}
 	return read_bytes(NULL, buf, buf_len) < 0 ? -1 : (int)buf_len;
 }
 
 EXPORT int seedclient_nv_seed_write(unsigned char *buf, size_t buf_len)
 {
-	if (!buf || buf_len > INT_MAX)
+	int r;
+
+	if (!buf || buf_len > INT_MAX) {
+		last_error = -EINVAL;
 		return -1;
+	}
 	for (size_t off = 0; off < buf_len; off += SEEDD_PROTO_MAX_PAYLOAD) {
 		size_t chunk = buf_len - off < SEEDD_PROTO_MAX_PAYLOAD ? buf_len - off
 								       : SEEDD_PROTO_MAX_PAYLOAD;
 
-		if (request(NULL, SEEDD_OP_PUT_SEED, buf + off, chunk, NULL, 0) < 0)
+		r = request(NULL, SEEDD_OP_PUT_SEED, buf + off, chunk, NULL, 0);
+		if (r < 0) {
+			last_error = r;
 			return -1;
+		}
 	}
+	last_error = 0;
 	return (int)buf_len;
 }
 
 EXPORT int seedclient_entropy_poll(void *data, unsigned char *output, size_t len, size_t *olen)
 {
-	if (!output || !olen)
+	if (!output || !olen) {
+		last_error = -EINVAL;
 		return SEEDCLIENT_ERR_SOURCE_FAILED;
+	}
 	if (read_bytes(data, output, len) < 0) {
 		*olen = 0;
 		return SEEDCLIENT_ERR_SOURCE_FAILED;
 	}
 	*olen = len;
 	return 0;
+}
+
+EXPORT unsigned int seedclient_version(void)
+{
+	return SEEDCLIENT_VERSION_NUMBER;
+}
+
+EXPORT int seedclient_last_error(void)
+{
+	return last_error;
 }

@@ -37,6 +37,11 @@
  *   sctool lowfds N FD           started with some of fds 0-2 closed: reads N bytes,
  *                                writes a line to fd 1, reads again; prints to FD
  *                                "socket_fd=S std_taken=T write1=W first=A second=B"
+ *   sctool version               prints "header=MAJOR.MINOR.PATCH number=H library=L"
+ *                                (H, L: SEEDCLIENT_VERSION_NUMBER, seedclient_version())
+ *   sctool lasterror N PATH      seedclient_last_error() after each of: nothing, a failed
+ *                                read from $SEEDD_SOCKET, a good read of another thread
+ *                                from PATH, a NULL buffer, a good read from PATH
  *   sctool procs P N             P processes, each reads N bytes once (or
  *                                prints "failed") and stays alive; a line
  *                                on stdin makes this one print "alive=A"
@@ -421,6 +426,35 @@ static int lowfds(int out)
 	return 0;
 }
 
+static void *good_reader(void *arg)
+{
+	unsigned char b[MAXN];
+	int r = seedclient_read(arg, b, n_bytes);
+
+	return (void *)(long)(r ? r : seedclient_last_error());
+}
+
+/* Each thread keeps its own last error. */
+static int lasterror(const char *path)
+{
+	unsigned char buf[MAXN];
+	int initial = seedclient_last_error(), failed, after, null, ok;
+	pthread_t tid;
+	void *thread;
+
+	seedclient_nv_seed_read(buf, n_bytes);
+	failed = seedclient_last_error();
+	if (pthread_create(&tid, NULL, good_reader, (void *)path) || pthread_join(tid, &thread))
+		return 2;
+	after = seedclient_last_error();
+	seedclient_nv_seed_read(NULL, n_bytes);
+	null = seedclient_last_error();
+	ok = seedclient_read(path, buf, n_bytes);
+	printf("initial=%d failed=%d thread=%ld after_thread=%d null=%d ok=%d last=%d\n", initial,
+	       failed, (long)thread, after, null, ok, seedclient_last_error());
+	return 0;
+}
+
 static volatile sig_atomic_t signals;
 
 static void count_signal(int sig)
@@ -625,6 +659,16 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "lowfds") && argc == 4) {
 		n_bytes = arg_size(argv[2]);
 		return lowfds(atoi(argv[3]));
+	}
+	if (!strcmp(cmd, "version") && argc == 2) {
+		printf("header=%d.%d.%d number=0x%06x library=0x%06x\n", SEEDCLIENT_VERSION_MAJOR,
+		       SEEDCLIENT_VERSION_MINOR, SEEDCLIENT_VERSION_PATCH,
+		       SEEDCLIENT_VERSION_NUMBER, seedclient_version());
+		return 0;
+	}
+	if (!strcmp(cmd, "lasterror") && argc == 4) {
+		n_bytes = arg_size(argv[2]);
+		return lasterror(argv[3]);
 	}
 	if (!strcmp(cmd, "procs") && argc == 4) {
 		n_bytes = arg_size(argv[3]);

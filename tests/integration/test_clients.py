@@ -3,6 +3,7 @@
 """libseedclient and seedctl against the real seedd."""
 
 import errno
+import errno
 import json
 import os
 import re
@@ -18,8 +19,13 @@ from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, main, 
                        ST_OK, ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, ST_DENIED,
                        SEEDCTL, SCTOOL, target)
 
-EXPORTED = {"seedclient_nv_seed_read", "seedclient_nv_seed_write", "seedclient_entropy_poll",
-            "seedclient_read"}
+# libseedclient's exports by version node: a node never changes once released.
+NODES = {
+    "SEEDCLIENT_0": {"seedclient_nv_seed_read", "seedclient_nv_seed_write",
+                     "seedclient_entropy_poll", "seedclient_read"},
+    "SEEDCLIENT_0.2": {"seedclient_version", "seedclient_last_error"},
+}
+EXPORTED = set().union(*NODES.values())
 
 
 def test_concurrent_clients(tmp):
@@ -605,6 +611,34 @@ def test_max_clients(tmp):
         raw_get(s, 8)
 
 
+def test_version(tmp):
+    """SEEDCLIENT_VERSION_* in the installed header and seedclient_version() at run
+    time are the project's version, which meson.build alone writes."""
+    want = os.environ["PROJECT_VERSION"]
+    out = subprocess.run(target(SCTOOL, "version"), capture_output=True, text=True, timeout=30,
+                         check=True).stdout
+    f = dict(kv.split("=") for kv in out.split())
+    major, minor, patch = (int(x) for x in want.split("."))
+    number = "0x%06x" % (major << 16 | minor << 8 | patch)
+    print("project %s: %s" % (want, out.strip()))
+    check(f["header"] == want and f["number"] == number and f["library"] == number, out)
+    check(os.path.basename(os.environ["LIBSEEDCLIENT"]) == "libseedclient.so." + want,
+          "the library file is %s" % os.environ["LIBSEEDCLIENT"])
+
+
+def test_last_error(tmp):
+    """seedclient_last_error(): 0 before any call, the -errno of this thread's last
+    failed call, 0 after a success, and another thread's calls leave it alone."""
+    d = Daemon(tmp).start()
+    env = dict(os.environ, SEEDD_SOCKET=tmp / "nothing-here.sock")
+    out = subprocess.run(target(SCTOOL, "lasterror", "32", d.sock), capture_output=True,
+                         text=True, timeout=30, env=env).stdout
+    print(out.strip())
+    f = {k: int(v) for k, v in (kv.split("=") for kv in out.split())}
+    check(f == dict(initial=0, failed=-errno.ENOENT, thread=0, after_thread=-errno.ENOENT,
+                    null=-errno.EINVAL, ok=0, last=0), out)
+
+
 def test_library_symbols(tmp):
     """Exports, dependencies and constructors of libseedclient.so, read with the
     target's binutils (NM, READELF: the cross file's in a cross build)."""
@@ -613,9 +647,11 @@ def test_library_symbols(tmp):
     readelf = os.environ.get("READELF", "readelf")
     out = subprocess.run([nm, "-D", "--defined-only", lib], capture_output=True, text=True,
                          check=True).stdout
-    syms = {l.split()[-1].split("@")[0] for l in out.splitlines() if l.split()[1] in "TDBRW"}
-    syms.discard("SEEDCLIENT_0")
+    versioned = [l.split()[-1].split("@@") for l in out.splitlines() if l.split()[1] in "TDBRW"]
+    syms = {s for s, _ in versioned if s not in NODES}
     check(syms == EXPORTED, "exported: %s" % sorted(syms))
+    for name, node in versioned:
+        check(name in NODES or name in NODES[node], "%s is in version node %s" % (name, node))
     undef = subprocess.run([nm, "-D", "--undefined-only", lib], capture_output=True, text=True,
                            check=True).stdout
     dyn = subprocess.run([readelf, "-d", lib], capture_output=True, text=True, check=True).stdout
@@ -643,8 +679,11 @@ def sym_file_names():
     path = os.path.join(os.path.dirname(__file__), "..", "..", "client", "libseedclient.sym")
     with open(path) as f:
         text = f.read()
-    body = text.split("global:", 1)[1].split("local:", 1)[0]
-    return {w.strip().rstrip(";") for w in body.split() if w.strip().rstrip(";")}
+    names = set()
+    for body in text.split("global:")[1:]:
+        body = body.split("local:", 1)[0].split("}", 1)[0]
+        names |= {w.strip().rstrip(";") for w in body.split() if w.strip().rstrip(";")}
+    return names
 
 
 def test_static_library(tmp):

@@ -27,6 +27,7 @@ MAN_SRCDIR = ENV.get("MAN_SRCDIR", "")
 MAN_BUILDDIR = ENV.get("MAN_BUILDDIR", "")
 MAN_BUILT = ENV.get("MAN_BUILT") == "1"
 MAN_PAGES = {"seedd": "8", "seedctl": "1", "seedclient": "3"}
+LIBFILE = "libseedclient.so." + ENV.get("PROJECT_VERSION", "")
 # Keeps $$ (the wrapper's pid, which exec hands to seedd) for sd_* pid checks.
 PID_WRAPPER = 'export %s=$$; exec "$0" "$@"'
 
@@ -486,7 +487,7 @@ def test_install(tmp):
     expect = [
         (ENV["SBINDIR"], "seedd"),
         (ENV["BINDIR"], "seedctl"),
-        (libdir, "libseedclient.so.0.1.0"),
+        (libdir, LIBFILE),
         (libdir, "libseedclient.a"),
         (ENV["INCLUDEDIR"], "seedclient.h"),
         (libdir + "/pkgconfig", "seedclient.pc"),
@@ -494,6 +495,11 @@ def test_install(tmp):
     if MAN_BUILT:
         expect += [(ENV["MANDIR"] + "/man" + sec, "%s.%s" % (page, sec))
                    for page, sec in MAN_PAGES.items()]
+        # libseedclient(3) and one page per exported function: links to seedclient(3).
+        for name in ["libseedclient"] + sorted(exported_functions()):
+            p = installed(destdir, ENV["MANDIR"] + "/man3/%s.3" % name)
+            check(os.path.islink(p) and os.readlink(p) == "seedclient.3",
+                  "%s(3) is not a link to seedclient(3)" % name)
     if ENV.get("INSTALL_UNITS") == "1":
         check(ENV["UNITDIR"] == run(["pkg-config", "--variable=systemdsystemunitdir",
                                      "systemd"]).stdout.strip(), "unitdir is not systemd.pc's")
@@ -511,12 +517,12 @@ def test_install(tmp):
 
     # Library: real file plus SONAME and development symlinks.
     lib = installed(destdir, libdir)
-    check(os.readlink(os.path.join(lib, "libseedclient.so.0")) == "libseedclient.so.0.1.0",
-          "libseedclient.so.0 is not a symlink to libseedclient.so.0.1.0")
+    check(os.readlink(os.path.join(lib, "libseedclient.so.0")) == LIBFILE,
+          "libseedclient.so.0 is not a symlink to %s" % LIBFILE)
     check(os.readlink(os.path.join(lib, "libseedclient.so")) == "libseedclient.so.0",
           "libseedclient.so is not a symlink to libseedclient.so.0")
     if shutil.which("readelf"):
-        r = run(["readelf", "-d", os.path.join(lib, "libseedclient.so.0.1.0")])
+        r = run(["readelf", "-d", os.path.join(lib, LIBFILE)])
         check("Library soname: [libseedclient.so.0]" in r.stdout, "SONAME: %s" % r.stdout)
 
     if ENV.get("INSTALL_UNITS") == "1" and shutil.which("systemd-analyze"):
@@ -692,13 +698,19 @@ def test_man_seedctl(tmp):
     check(d.stop() == 0)
 
 
+def exported_functions():
+    with open(os.path.join(ENV["SOURCE_ROOT"], "client", "libseedclient.sym")) as f:
+        return set(re.findall(r"^\s*(seedclient_[a-z_]+);", f.read(), re.M))
+
+
 def test_man_seedclient(tmp):
     man = read_scd("seedclient")
-    with open(os.path.join(ENV["SOURCE_ROOT"], "client", "libseedclient.sym")) as f:
-        exported = set(re.findall(r"^\s*(seedclient_[a-z_]+);", f.read(), re.M))
     synopsis = scd_section(man, "SYNOPSIS")
-    for fn in exported:
-        check("*int %s(" % fn in synopsis, "%s is not in seedclient(3)'s SYNOPSIS" % fn)
+    name = scd_section(man, "NAME")
+    for fn in exported_functions():
+        check(re.search(r"^\*(unsigned )?int \*?%s\(" % fn, synopsis, re.M),
+              "%s is not in seedclient(3)'s SYNOPSIS" % fn)
+        check(re.search(r"\b%s\b" % fn, name), "%s is not in seedclient(3)'s NAME" % fn)
     for text in ("SEEDD_SOCKET", "SEEDD_TIMEOUT_MS", "SEEDCLIENT_ERR_SOURCE_FAILED",
                  "mbedtls_platform_set_nv_seed(seedclient_nv_seed_read, seedclient_nv_seed_write)",
                  "#define MBEDTLS_PLATFORM_STD_NV_SEED_READ   seedclient_nv_seed_read",
