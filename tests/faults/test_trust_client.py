@@ -4,10 +4,17 @@
 
 A setuid program ignores $SEEDD_SOCKET; a client sends nothing to a daemon
 that runs as neither root, the build's daemon user nor the client's own uid;
-$SEEDD_TIMEOUT_MS is clamped.
+$SEEDD_TIMEOUT_MS is clamped. In a user namespace (unshare --user, as
+rootless containers make them) the host's daemon, seen there as the overflow
+uid, is trusted through the default socket only, unless the program consents
+with $SEEDD_TRUST_UNMAPPED=1; the namespace's own users are judged as on the
+host.
 """
 
+import ctypes
 import errno
+import json
+import random
 import os
 import re
 import shutil
@@ -23,6 +30,7 @@ from seeddtest import Daemon, check, for_others, target, wait_for
 from faultlib import Users, as_user, need_root, status_as
 
 MAX_TIMEOUT_MS = 60000
+CLONE_NEWNS = 0x00020000
 
 # A listener that records what reaches it and never answers. When its stdin
 # closes it takes whatever is still queued, prints "accepts=A bytes=B", exits.
@@ -149,10 +157,11 @@ def test_setuid_ignores_env(tmp):
             shutil.rmtree(d, ignore_errors=True)
 
 
-def daemon_as(tmp, ids):
-    """A seedd running as ids, on a seed file and socket in a dir of its own."""
+def daemon_as(tmp, ids, sock=None):
+    """A seedd running as ids, on a seed file and socket (unless sock) in a dir of its own."""
     d = shared_dir(ids)
-    daemon = Daemon(tmp, seed_file=os.path.join(d, "seedfile"), sock=os.path.join(d, "s.sock"),
+    daemon = Daemon(tmp, seed_file=os.path.join(d, "seedfile"),
+                    sock=sock or os.path.join(d, "s.sock"),
                     program=for_others(seeddtest.SEEDD), wrapper=["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1],
                              "--clear-groups", "--"])
     daemon.dir = d
@@ -212,6 +221,213 @@ def test_cross_uid_daemon(tmp):
             d.stop(timeout=10)
             shutil.rmtree(d.dir, ignore_errors=True)
         users.remove()
+
+
+def own_default_socket():
+    """The build's default socket path, its directory on a tmpfs of this process's own
+    mount namespace (root's, 0755, as tmpfiles makes it on a host): seedd listens at the
+    default path without touching the host's. Call it before any thread starts."""
+    path = os.environ["DEFAULT_SOCKET"]
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS) != 0:
+        raise seeddtest.Skip("unshare(CLONE_NEWNS): %s" % os.strerror(ctypes.get_errno()))
+    subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+    top = os.path.dirname(path)
+    while not os.path.isdir(top):
+        top = os.path.dirname(top)
+    check(top != "/", "no directory above %s to mount a tmpfs on" % path)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=1m", "tmpfs", top], check=True)
+    os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+    return path
+
+
+def userns(ids, argv, env, maps=()):
+    """argv as user ids (uid, gid) in a user namespace of his own, as root there
+    (unshare --map-root-user), with more of his subordinate ids mapped by maps."""
+    return as_user(*ids, ["unshare", "--user", "--map-root-user"] + list(maps) + ["--"] + argv,
+                   env)
+
+
+def need_userns(ids):
+    if not shutil.which("unshare"):
+        raise seeddtest.Skip("unshare is not installed")
+    r = userns(ids, ["true"], dict(os.environ))
+    if r.returncode != 0:
+        raise seeddtest.Skip("an unprivileged user cannot make a user namespace here: %s"
+                             % r.stderr.strip())
+
+
+def no_socket_env(**extra):
+    env = {k: v for k, v in os.environ.items() if k not in ("SEEDD_SOCKET",
+                                                            "SEEDD_TRUST_UNMAPPED")}
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def test_userns_default_socket(tmp):
+    """A user in a user namespace of his own (the host's uids unmapped there: seedd shows
+    as the overflow uid) is served by the host's seedd, running as root or as the daemon
+    user, through the default socket; through another path the same daemon gets nothing
+    from him unless he consents with $SEEDD_TRUST_UNMAPPED=1."""
+    need_tools()
+    sock = own_default_socket()
+    users = Users()
+    daemons = []
+    try:
+        user = users.user("u")
+        need_userns(user)
+        sctool, seedctl = for_others(seeddtest.SCTOOL), for_others(seeddtest.SEEDCTL)
+        for who, ids in (("root", None), (os.environ["DAEMON_USER"], users.daemon_user())):
+            if ids:
+                os.chown(os.path.dirname(sock), *ids)
+                daemon = daemon_as(tmp, ids, sock=sock)
+            else:
+                daemon = Daemon(tmp, sock=sock).start()
+            daemons.append(daemon)
+            r = userns(user, target(sctool, "read", "32", "2"), no_socket_env())
+            check(r.returncode == 0 and len(r.stdout.split()) == 2,
+                  "uid %d in a user namespace, seedd of %s on the default socket %s: %s %s"
+                  % (user[0], who, sock, r.stdout, r.stderr))
+            r = userns(user, target(seedctl, "get"), no_socket_env())
+            check(r.returncode == 0 and len(r.stdout.strip()) == 64, "seedctl get: %s" % r.stderr)
+            check(daemon.status()["requests"] == 3, daemon.status())
+            print("uid %d in a user namespace: served by seedd of %s on %s" % (user[0], who, sock))
+            check(daemon.stop() == 0)
+
+        # The same daemon on a path of its own: no consent, nothing sent.
+        d = shared_dir()
+        daemon = Daemon(tmp, sock=os.path.join(d, "s.sock")).start()
+        daemons.append(daemon)
+        daemon.dir = d
+        for consent in ({}, {"SEEDD_TRUST_UNMAPPED": "0"}):
+            r = userns(user, target(sctool, "failread", "32"),
+                       no_socket_env(SEEDD_SOCKET=daemon.sock, **consent))
+            f = fields(r.stdout)
+            check(f.get("rc") == str(-errno.EPERM) and f.get("zeroed") == "1",
+                  "seedd of root on %s, %s: %s %s" % (daemon.sock, consent, r.stdout, r.stderr))
+        check(daemon.status()["requests"] == 0, "a request reached seedd: %s" % daemon.status())
+        r = userns(user, target(sctool, "read", "32", "1"),
+                   no_socket_env(SEEDD_SOCKET=daemon.sock, SEEDD_TRUST_UNMAPPED=1))
+        check(r.returncode == 0 and len(r.stdout.strip()) == 64, "with consent: %s" % r.stderr)
+        print("on %s: refused without consent, served with SEEDD_TRUST_UNMAPPED=1" % daemon.sock)
+    finally:
+        for d in daemons:
+            d.stop(timeout=10)
+            if getattr(d, "dir", None):
+                shutil.rmtree(d.dir, ignore_errors=True)
+        users.remove()
+
+
+def test_userns_other_user(tmp):
+    """A fake daemon run by another unprivileged host user also shows as the overflow uid
+    inside the namespace: reached through $SEEDD_SOCKET or an explicit path it gets no
+    byte (the consent is the program's, and lets it through: the control)."""
+    need_tools()
+    users = Users()
+    dirs = []
+    try:
+        user, mallory = users.user("u"), users.user("m")
+        need_userns(user)
+        sctool = for_others(seeddtest.SCTOOL)
+        d = shared_dir(mallory)
+        dirs.append(d)
+        path = os.path.join(d, "seedd.sock")
+        for how in ("$SEEDD_SOCKET", "argument"):
+            for consent in ({}, {"SEEDD_TRUST_UNMAPPED": "1"}):
+                listener = Listener(path, mallory)
+                if how == "argument":
+                    argv, env = target(sctool, "failread", "32", path), no_socket_env()
+                else:
+                    argv, env = target(sctool, "failread", "32"), no_socket_env(SEEDD_SOCKET=path)
+                env.update(consent, SEEDD_TIMEOUT_MS="300")
+                r = userns(user, argv, env)
+                accepts, received = listener.finish()
+                os.unlink(path)
+                f = fields(r.stdout)
+                print("path by %s, %s: %d connection(s), %d bytes received; %s"
+                      % (how, consent or "no consent", accepts, received, r.stdout.strip()))
+                check(accepts >= 1 and f.get("zeroed") == "1", "%s: %s" % (how, r.stderr))
+                if consent:
+                    check(received > 0 and f.get("rc") == str(-errno.ETIMEDOUT),
+                          "with consent the client did not send")
+                else:
+                    check(received == 0 and f.get("rc") == str(-errno.EPERM),
+                          "uid %d's fake daemon got %d bytes by %s" % (mallory[0], received, how))
+    finally:
+        users.remove()
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# Runs as the namespace's root: a listener of ns uid 0 and one of ns uid 2, each asked
+# by a client of ns uid 1; then that client reads from the default socket.
+IN_NAMESPACE = r"""
+import json, os, subprocess, sys
+sctool, listener, d = sys.argv[1:4]
+def as_ns(uid, argv):
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups", "--"] + argv
+out = {}
+for owner in (0, 2):
+    path = os.path.join(d, "ns%d.sock" % owner)
+    l = subprocess.Popen(as_ns(owner, [sys.executable, "-c", listener, path]),
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    l.stdout.readline()
+    env = dict(os.environ, SEEDD_SOCKET=path, SEEDD_TIMEOUT_MS="300")
+    r = subprocess.run(as_ns(1, [sctool, "failread", "32"]), capture_output=True, text=True,
+                       env=env)
+    out[owner] = [r.stdout.strip(), l.communicate()[0].strip()]
+env = {k: v for k, v in os.environ.items() if k != "SEEDD_SOCKET"}
+r = subprocess.run(as_ns(1, [sctool, "read", "32", "1"]), capture_output=True, text=True, env=env)
+out["default"] = [r.stdout.strip(), r.stderr.strip()]
+print(json.dumps(out))
+"""
+
+
+def test_userns_own_root(tmp):
+    """In a namespace with more than one uid (newuidmap: ns uid 0 is the user, 1-10 his
+    subordinate uids), the namespace's users are judged by the host's rule: a client of
+    ns uid 1 trusts a daemon of the namespace's root and refuses one of ns uid 2; and it
+    is served by the host's seedd through the default socket."""
+    need_tools()
+    if not shutil.which("newuidmap"):
+        raise seeddtest.Skip("newuidmap is not installed (Debian's uidmap)")
+    sock = own_default_socket()
+    users = Users()
+    dirs = []
+    try:
+        user = users.user("u")
+        first = 3000000000 + random.randrange(100000) * 16
+        subprocess.run(["usermod", "--add-subuids", "%d-%d" % (first, first + 9),
+                        "--add-subgids", "%d-%d" % (first, first + 9), users.tag + "u"],
+                       check=True, capture_output=True)
+        need_userns(user)
+        daemon = Daemon(tmp, sock=sock).start()
+        d = shared_dir()
+        dirs.append(d)
+        os.chmod(d, 0o1777)
+        maps = ["--map-users=%d,1,10" % first, "--map-groups=%d,1,10" % first]
+        # The system's Python: the tests' own may sit where the namespace's users cannot go.
+        python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+        r = userns(user, [python, "-c", IN_NAMESPACE, for_others(seeddtest.SCTOOL),
+                          LISTENER, d], no_socket_env(), maps)
+        check(r.returncode == 0, "in the namespace: %s %s" % (r.stdout, r.stderr))
+        out = json.loads(r.stdout)
+        print("ns uid 1 against ns root's listener: %s / %s" % tuple(out["0"]))
+        print("ns uid 1 against ns uid 2's listener: %s / %s" % tuple(out["2"]))
+        root_client, root_listener = fields(out["0"][0]), fields(out["0"][1])
+        check(root_client.get("rc") == str(-errno.ETIMEDOUT) and int(root_listener["bytes"]) > 0,
+              "a client of ns uid 1 did not trust the namespace's root: %s" % out["0"])
+        other_client, other_listener = fields(out["2"][0]), fields(out["2"][1])
+        check(other_client.get("rc") == str(-errno.EPERM) and other_listener["bytes"] == "0",
+              "a client of ns uid 1 sent to ns uid 2: %s" % out["2"])
+        check(len(out["default"][0]) == 64, "ns uid 1, the default socket: %s" % out["default"])
+        check(daemon.status()["requests"] == 1, daemon.status())
+        print("ns uid 1 served by the host's seedd on %s" % sock)
+        check(daemon.stop() == 0)
+    finally:
+        users.remove()
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def test_timeout_clamp(tmp):

@@ -11,7 +11,7 @@
  *   sctool fail N                one read expected to fail: prints
  *                                "rc=R ms=T zeroed=Z" (Z: buffer all zero)
  *   sctool failpoll N            the same for seedclient_entropy_poll
- *   sctool failread N            the same for seedclient_read($SEEDD_SOCKET)
+ *   sctool failread N [PATH]     the same for seedclient_read(PATH, else NULL: $SEEDD_SOCKET)
  *   sctool intr N MS             one read while a SIGALRM handler installed without
  *                                SA_RESTART interrupts it every MS ms: prints
  *                                "rc=R ms=T zeroed=Z signals=K" (K: how many came)
@@ -616,13 +616,13 @@ int main(int argc, char **argv)
 		n_bytes = arg_size(argv[3]);
 		return forkbusy(argv[2]);
 	}
-	if (!strcmp(cmd, "failread") && argc == 3) {
+	if (!strcmp(cmd, "failread") && (argc == 3 || argc == 4)) {
 		int r;
 
 		n_bytes = arg_size(argv[2]);
 		memset(buf, 0xa5, sizeof(buf));
 		t0 = measure_now_ns();
-		r = seedclient_read(NULL, buf, n_bytes);
+		r = seedclient_read(argc == 4 ? argv[3] : NULL, buf, n_bytes);
 		printf("rc=%d ms=%.3f zeroed=%d\n", r, ms_since(t0), all_zero(buf, n_bytes));
 		return 0;
 	}
