@@ -324,6 +324,11 @@ def case_start(ctx):
         ctx.res["start"] = None
         ctx.res.setdefault("skipped", []).append("start: strace is not installed")
         return
+    if os.geteuid() != 0:
+        ctx.res["start"] = None
+        ctx.res.setdefault("skipped", []).append(
+            "start: needs root (seedd is not dumpable: strace cannot read its calls' arguments)")
+        return
     ctx.res["start"] = [start_once(ctx, b) for b in ctx.builds]
 
 

@@ -412,8 +412,9 @@ def test_first_read_system_calls(tmp):
     between = window[conn + 1:send]
     check(any(c[0] == "getsockopt" and "SO_PEERCRED" in c[1] for c in between),
           "the request went out before the credentials were checked: %s" % window)
+    # geteuid: a daemon that is not root is compared with the caller's own uid.
     check(all((c[0] == "getsockopt" and "SO_PEERCRED" in c[1]) or "stat" in c[0]
-              for c in between),
+              or c[0] == "geteuid" for c in between),
           "more than the credential check and the identity between connect() and the "
           "request: %s" % between)
 
@@ -511,13 +512,14 @@ def test_idle_reconnect(tmp):
     check(d.status()["requests"] == 3)
 
 
-def listen_queue(pid):
-    """Connections waiting in the listen queue of the socket process pid listens
-    on (ss(8)). By pid, not path: seedd binds the bare name inside its socket
-    directory, so that is the address ss shows."""
-    lines = subprocess.run(["ss", "-xlpH"], capture_output=True, text=True,
+def listen_queue(name):
+    """Connections waiting in the listen queue of the socket bound as name (ss(8)).
+    seedd binds the bare name inside its socket directory, so that is the
+    address ss shows, and the caller picks a name no other seedd uses. Not by
+    pid (ss -p): seedd is not dumpable, so only root sees which process owns it."""
+    lines = subprocess.run(["ss", "-xlH"], capture_output=True, text=True,
                            check=True).stdout.splitlines()
-    out = [l.split() for l in lines if "pid=%d," % pid in l]
+    out = [f for f in (l.split() for l in lines) if len(f) > 4 and f[4] == name]
     return int(out[0][2]) if out else 0
 
 
@@ -531,7 +533,8 @@ def test_max_clients(tmp):
     code, log = Daemon(tmp, "--max-clients", "4", "--max-clients-per-uid", "5").run_to_exit()
     check(code == 2 and "--max-clients-per-uid 5 is more than --max-clients 4" in log, log)
 
-    d = Daemon(tmp, "--max-clients", "3").start()
+    name = "max-clients-%d-%s.sock" % (os.getpid(), os.path.basename(tmp.path))
+    d = Daemon(tmp, "--max-clients", "3", sock=tmp / name).start()
     # Only the status query's own connection left: the start-up probe's is gone.
     wait_for(lambda: d.status()["clients"] <= 1, 30, "the start-up probe's connection to close")
     held = [connect(d.sock) for _ in range(3)]
@@ -588,7 +591,7 @@ def test_max_clients(tmp):
         refused.send(get_req(8))
         ctl = subprocess.Popen(target(SEEDCTL, "--socket", d.sock, "get"), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-        wait_for(lambda: listen_queue(d.proc.pid) >= 2, 30, "2 connections queued")
+        wait_for(lambda: listen_queue(name) >= 2, 30, "2 connections queued")
     finally:
         d.proc.send_signal(signal.SIGCONT)
     refused.settimeout(5)

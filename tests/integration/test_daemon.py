@@ -141,9 +141,14 @@ def test_refuse_parent_dir(tmp):
         expect_refused_paths(d, [seed, "directory %s above %s has mode %04o" % (top, path, mode),
                                  "not a sticky directory owned by root"], [seed, path], [path])
     os.chmod(top, 0o1777)
-    serves(tmp, seed, "sticky")
     if os.geteuid() != 0:
+        # Only root can make a directory root's: sticky and ours, it is refused
+        # like anyone else's (/tmp above, sticky and root's, is the control).
+        d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+        expect_refused_paths(d, [seed, "directory %s above %s has mode 1777 and owner uid %d"
+                                 % (top, path, os.geteuid())], [seed, path], [path])
         return
+    serves(tmp, seed, "sticky")
     os.chown(top, 65534, 65534)
     d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
     expect_refused_paths(d, [seed, "directory %s above %s has mode 1777 and owner uid 65534"
@@ -389,7 +394,7 @@ def test_log_timestamps(tmp):
 def strace_daemon(tmp, calls, *args):
     """A Daemon under strace -f -e trace=calls, and the trace's path. Skips in a
     cross build: there strace would trace qemu-user, not seedd."""
-    strace = need_strace("seedd")
+    strace = need_strace("seedd", arguments=True)
     trace = tmp / "strace.out"
     # LeakSanitizer cannot run under ptrace; the other sanitizer builds' tests cover leaks.
     asan = os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"

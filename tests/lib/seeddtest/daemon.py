@@ -29,12 +29,17 @@ def target(program, *args):
     return WRAPPER + [program] + [str(a) for a in args]
 
 
-def need_strace(traced):
+def need_strace(traced, arguments=False):
     """strace's path for a test that traces the built program traced; skips when
-    strace is missing, or in a cross build, where it would trace qemu-user."""
+    strace is missing, or in a cross build, where it would trace qemu-user.
+    arguments: the test reads what strace decodes from seedd's memory (paths,
+    structs), which only root can read once seedd has made itself non-dumpable."""
     if WRAPPER:
         raise Skip("strace would trace %s, not %s; the host build runs this test"
                    % (WRAPPER[0], traced))
+    if arguments and os.geteuid() != 0:
+        raise Skip("needs root: %s is not dumpable, so strace cannot read its calls' "
+                   "arguments" % traced)
     strace = shutil.which("strace")
     if not strace:
         raise Skip("strace is not installed")
