@@ -1,13 +1,15 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Installs what the tests need, then builds and runs every suite in three
-# builds: the main one (--werror, all suites, with the clang-format check as
-# suite 'style'), an ASan + UBSan one (unit, integration, fuzz corpus
-# replay) and seedd against the NV-seed-enabled
-# Mbed TLS 3.6 built by the interop suite (unit, integration); then the
-# arm64 and armhf cross builds under qemu-user (scripts/test-cross.sh: unit,
-# integration, lifecycle, fuzz corpus replay). The last line of output is
-# "N passed, N failed", counted from meson's test logs.
+# builds: the main one (--werror, every suite: the test setup 'full', with the
+# clang-format check as suite 'style'), an ASan + UBSan one (unit,
+# integration, fuzz corpus replay) and seedd against the NV-seed-enabled
+# Mbed TLS 3.6 built by the interop suite (unit, integration); then a plain
+# `meson test` as a distribution's build runs it, unprivileged and offline
+# (scripts/test-plain.sh), and the arm64 and armhf cross builds under
+# qemu-user (scripts/test-cross.sh: unit, integration, lifecycle, fuzz corpus
+# replay). The last line of output is "N passed, N failed", counted from
+# meson's test logs.
 #
 # --under-load: one busy loop per CPU runs for the whole run, as when a
 # second run shares the machine with busy builds; every suite must pass so.
@@ -64,14 +66,23 @@ setup() { # setup DIR [MESON OPTIONS]...
 run() { # run DIR [MESON TEST OPTIONS]...
 	dir=$1
 	shift
+	# meson names the log after a test setup given by name.
+	log=testlog prev=""
+	for arg in "$@"; do
+		[ "$prev" != --setup ] || log=testlog-$arg
+		prev=$arg
+	done
+	# A run that fails to start must not leave an old log to be counted.
+	rm -f "$dir/meson-logs/$log.json"
 	echo "=== meson test -C $dir $*"
 	meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes 2 "$@" || status=1
-	logs="$logs $dir/meson-logs/testlog.json"
+	logs="$logs $dir/meson-logs/$log.json"
 }
 
 setup "$main"
-run "$main"
+run "$main" --setup full
 
+rm -f build-sanitize/meson-logs/testlog.json
 tests/ci-sanitize.sh build-sanitize || status=1
 logs="$logs build-sanitize/meson-logs/testlog.json"
 
@@ -83,6 +94,9 @@ else
 	echo "error: $prefix is missing: the interop build failed" >&2
 	status=1
 fi
+
+scripts/test-plain.sh build-plain || status=1
+logs="$logs build-plain/meson-logs/testlog.json"
 
 for arch in arm64 armhf; do
 	echo "=== scripts/test-cross.sh $arch"
