@@ -12,6 +12,8 @@ static size_t payload_min(uint8_t op)
 		return sizeof(struct seedd_get_req);
 	case SEEDD_OP_PUT_SEED:
 		return 1;
+	case SEEDD_OP_USERS:
+		return sizeof(struct seedd_users_req);
 	default:
 		return 0;
 	}
@@ -24,6 +26,8 @@ static size_t payload_max(uint8_t op)
 		return sizeof(struct seedd_get_req);
 	case SEEDD_OP_PUT_SEED:
 		return SEEDD_PROTO_MAX_PAYLOAD;
+	case SEEDD_OP_USERS:
+		return sizeof(struct seedd_users_req);
 	default:
 		return 0;
 	}
@@ -31,7 +35,8 @@ static size_t payload_max(uint8_t op)
 
 static int known_op(uint8_t op)
 {
-	return op == SEEDD_OP_GET_SEED || op == SEEDD_OP_PUT_SEED || op == SEEDD_OP_STATUS;
+	return op == SEEDD_OP_GET_SEED || op == SEEDD_OP_PUT_SEED || op == SEEDD_OP_STATUS ||
+	       op == SEEDD_OP_USERS;
 }
 
 enum seedd_status proto_parse_request(const void *buf, size_t n, struct proto_msg *msg)

@@ -24,14 +24,15 @@
 #include "admission.h"
 #include "seedd-protocol.h"
 
-#define UID_HASH_BITS 6
+#define UID_HASH_BITS 10
 
-/* The connections of one uid, least recently used first. */
+/* The connections of one uid, least recently used first, and what happened to its newcomers. */
 struct admission_user {
 	struct admission_user *next; /* hash chain */
 	struct admission_list conns;
 	uid_t uid;
 	unsigned n;
+	uint64_t refused, evicted;
 };
 
 struct admission {
@@ -39,6 +40,7 @@ struct admission {
 	unsigned max_per_uid, max_shared;
 	struct admission_list all, shared;
 	unsigned n_conns, n_shared;
+	unsigned n_users, n_kept; /* all users; those kept with no connection */
 	struct admission_user *users[1u << UID_HASH_BITS];
 };
 
@@ -222,19 +224,57 @@ void admission_decide(struct admission *a, const struct admission_peer *p,
 	ans->verdict = ADMISSION_ADMIT;
 }
 
+/* uid's entry, made when missing; NULL when out of memory. */
+static struct admission_user *user_get(struct admission *a, uid_t uid)
+{
+	struct admission_user **pu = user_slot(a, uid);
+
+	if (*pu)
+		return *pu;
+	*pu = calloc(1, sizeof(**pu));
+	if (!*pu)
+		return NULL;
+	(*pu)->uid = uid;
+	list_init(&(*pu)->conns);
+	a->n_users++;
+	a->n_kept++;
+	return *pu;
+}
+
+/*
+ * u has no connection left: it goes unless its counters are worth keeping,
+ * and beyond ADMISSION_KEPT_USERS they go to the entry for others.
+ */
+static void user_put(struct admission *a, struct admission_user *u)
+{
+	struct admission_user **pu, *others;
+
+	if (u->refused || u->evicted) {
+		if (a->n_kept <= ADMISSION_KEPT_USERS || u->uid == SEEDD_USERS_OTHERS)
+			return;
+		others = user_get(a, SEEDD_USERS_OTHERS);
+		if (others) {
+			others->refused += u->refused;
+			others->evicted += u->evicted;
+		}
+	}
+	pu = user_slot(a, u->uid);
+	*pu = u->next;
+	free(u);
+	a->n_users--;
+	a->n_kept--;
+}
+
 int admission_add(struct admission *a, struct admission_slot *s, const struct admission_peer *p)
 {
-	struct admission_user **pu = user_slot(a, p->cred.uid);
+	struct admission_user *u = user_get(a, p->cred.uid);
 
-	if (!*pu) {
-		*pu = calloc(1, sizeof(**pu));
-		if (!*pu)
-			return -ENOMEM;
-		(*pu)->uid = p->cred.uid;
-		list_init(&(*pu)->conns);
-	}
+	if (!u)
+		return -ENOMEM;
+	if (u->n == 0)
+		a->n_kept--;
 	s->peer = *p;
-	s->user = *pu;
+	s->user = u;
 	s->user->n++;
 	list_add_tail(&a->all, &s->all);
 	list_add_tail(&s->user->conns, &s->by_user);
@@ -264,10 +304,8 @@ void admission_remove(struct admission *a, struct admission_slot *s)
 	if (!s->peer.trusted)
 		a->n_shared--;
 	if (--s->user->n == 0) {
-		struct admission_user **pu = user_slot(a, s->user->uid);
-
-		*pu = s->user->next;
-		free(s->user);
+		a->n_kept++;
+		user_put(a, s->user);
 	}
 	s->user = NULL;
 }
@@ -281,4 +319,59 @@ struct admission_slot *admission_oldest(const struct admission *a)
 {
 	return a->all.next == &a->all ? NULL
 				      : slot_at(a->all.next, offsetof(struct admission_slot, all));
+}
+
+int admission_refused(struct admission *a, const struct admission_peer *p)
+{
+	struct admission_user *u = *user_slot(a, p->cred.uid);
+
+	if (!u && a->n_kept >= ADMISSION_KEPT_USERS)
+		u = user_get(a, SEEDD_USERS_OTHERS);
+	else if (!u)
+		u = user_get(a, p->cred.uid);
+	if (!u)
+		return -ENOMEM;
+	u->refused++;
+	return 0;
+}
+
+void admission_evicted(struct admission *a, struct admission_slot *s)
+{
+	(void)a;
+	s->user->evicted++;
+}
+
+unsigned admission_user_count(const struct admission *a)
+{
+	return a->n_users;
+}
+
+/* The user with the lowest uid at least from; NULL when there is none. */
+static const struct admission_user *user_from(const struct admission *a, uint32_t from)
+{
+	const struct admission_user *best = NULL;
+
+	for (size_t i = 0; i < sizeof(a->users) / sizeof(a->users[0]); i++)
+		for (const struct admission_user *u = a->users[i]; u; u = u->next)
+			if (u->uid >= from && (!best || u->uid < best->uid))
+				best = u;
+	return best;
+}
+
+void admission_users(const struct admission *a, uint32_t from, struct seedd_users_info *out)
+{
+	const struct admission_user *u = user_from(a, from);
+
+	memset(out, 0, sizeof(*out));
+	/* One pass over the table per entry: users are few, and only the trusted ask. */
+	for (; u && out->n < SEEDD_USERS_MAX;
+	     u = u->uid == UINT32_MAX ? NULL : user_from(a, u->uid + 1)) {
+		struct seedd_user_stat *e = &out->user[out->n++];
+
+		e->uid = u->uid;
+		e->clients = u->n;
+		e->refused = u->refused;
+		e->evicted = u->evicted;
+	}
+	out->more = u != NULL;
 }

@@ -12,8 +12,15 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "seedd-protocol.h"
+
 /* Connections looked at per limit to find an idle one: each look costs the server one ioctl. */
 #define ADMISSION_SCAN 8
+/*
+ * Users without a connection whose counters are kept; the counts of any
+ * further ones go to the entry SEEDD_USERS_OTHERS.
+ */
+#define ADMISSION_KEPT_USERS 1024
 
 /*
  * Limits: max_clients in all; max_per_uid for one user other than root and
@@ -103,5 +110,17 @@ unsigned admission_count(const struct admission *a);
 
 /* The least recently used connection, NULL when there is none. */
 struct admission_slot *admission_oldest(const struct admission *a);
+
+/* The server refused p. 0, or -ENOMEM when nothing could count it. */
+int admission_refused(struct admission *a, const struct admission_peer *p);
+
+/* The server closed s to make room for a newcomer (call before admission_remove()). */
+void admission_evicted(struct admission *a, struct admission_slot *s);
+
+/* Users with connections or counters: the entries admission_users() lists. */
+unsigned admission_user_count(const struct admission *a);
+
+/* The USERS table from uid from on, as much as fits out (see seedd-protocol.h). */
+void admission_users(const struct admission *a, uint32_t from, struct seedd_users_info *out);
 
 #endif

@@ -68,6 +68,7 @@ struct server {
 	struct event *backoff_ev;
 	struct admission *adm;
 	int fd;
+	uint32_t pid;
 	struct ratelimit refusals, evictions;
 	/* One request and one reply at a time: the daemon is single-threaded. */
 	uint8_t in[SEEDD_PROTO_MAX_MSG];
@@ -263,6 +264,11 @@ static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 		.clients = admission_count(s->adm),
 		.seed_size = (uint32_t)pool_seed_size(s->pool),
 		.flags = SEEDD_STATUS_SEEDED,
+		.refused = s->counted.refused,
+		.evicted = s->counted.evicted,
+		.idle_closed = s->counted.idle_closed,
+		.pid = s->pid,
+		.users = admission_user_count(s->adm),
 	};
 	size_t hl;
 
@@ -281,6 +287,23 @@ static size_t handle_status(struct server *s, uint8_t *out, int trusted)
 	hl = proto_put_hdr(out, SEEDD_OP_STATUS, SEEDD_ST_OK, sizeof(info));
 	memcpy(out + hl, &info, sizeof(info));
 	return hl + sizeof(info);
+}
+
+/* What happened to each user's connections, for the trusted only. */
+static size_t handle_users(struct server *s, const uint8_t *payload, uint8_t *out, int trusted)
+{
+	struct seedd_users_info info;
+	struct seedd_users_req req;
+	size_t hl, len;
+
+	if (!trusted)
+		return proto_put_hdr(out, SEEDD_OP_USERS, SEEDD_ST_DENIED, 0);
+	memcpy(&req, payload, sizeof(req));
+	admission_users(s->adm, req.from_uid, &info);
+	len = SEEDD_USERS_SIZE(info.n);
+	hl = proto_put_hdr(out, SEEDD_OP_USERS, SEEDD_ST_OK, (uint32_t)len);
+	memcpy(out + hl, &info, len);
+	return hl + len;
 }
 
 size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated, int trusted,
@@ -311,6 +334,8 @@ size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncate
 			return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_INTERNAL, 0);
 		*add = (struct server_counters){ .requests = 1 };
 		return proto_put_hdr(out, SEEDD_OP_PUT_SEED, SEEDD_ST_OK, 0);
+	case SEEDD_OP_USERS:
+		return handle_users(s, msg.payload, out, trusted);
 	default:
 		return handle_status(s, out, trusted);
 	}
@@ -369,8 +394,12 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)fd;
-	if (what & EV_TIMEOUT || conn_serve(c) < 0)
+	if (what & EV_TIMEOUT) {
+		c->srv->counted.idle_closed++;
 		conn_free(c);
+	} else if (conn_serve(c) < 0) {
+		conn_free(c);
+	}
 }
 
 __attribute__((format(printf, 3, 4))) static void
@@ -395,10 +424,15 @@ log_limited(struct ratelimit *rl, const char *what, const char *fmt, ...)
 	rl->suppressed = 0;
 }
 
-/* cr is NULL when the peer's credentials could not be read. */
-static void refuse(struct server *s, int fd, const struct ucred *cr, uint16_t status,
+/* p is NULL when the peer's credentials could not be read. */
+static void refuse(struct server *s, int fd, const struct admission_peer *p, uint16_t status,
 		   const char *why)
 {
+	const struct ucred *cr = p ? &p->cred : NULL;
+
+	s->counted.refused++;
+	if (p)
+		admission_refused(s->adm, p);
 	send_status(fd, s->out, 0, status);
 	/* Closing with a request unread would reset the peer before it reads the refusal. */
 	for (int i = 0; i < 4 && recv(fd, s->in, sizeof(s->in), MSG_DONTWAIT) > 0; i++)
@@ -445,6 +479,8 @@ static int evict(struct server *s, const struct ucred *cr, const struct admissio
 		    "of uid %u (pid %ld): at %s %u",
 		    (unsigned)c->slot.peer.cred.uid, (long)c->slot.peer.cred.pid, (unsigned)cr->uid,
 		    (long)cr->pid, ans->limit, ans->value);
+	s->counted.evicted++;
+	admission_evicted(s->adm, &c->slot);
 	conn_free(c);
 	return 0;
 }
@@ -557,13 +593,15 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 		admission_peer(s->adm, &cr, &p);
 		st = make_room(s, &p, why, sizeof(why));
 		if (st != SEEDD_ST_OK) {
-			refuse(s, fd, &cr, st, why);
+			refuse(s, fd, &p, st, why);
 			continue;
 		}
-		if (conn_take(s, fd, &p) < 0)
+		if (conn_take(s, fd, &p) < 0) {
+			s->counted.refused++;
 			log_limited(&s->refusals, "refusals",
 				    "refused a client (uid %u, pid %ld): out of memory",
 				    (unsigned)cr.uid, (long)cr.pid);
+		}
 	}
 }
 
@@ -601,6 +639,7 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 	s->status_ctx = status_ctx;
 	s->opts = *opts;
 	s->fd = fd;
+	s->pid = (uint32_t)getpid();
 	s->adm = admission_new(&aopts);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, s);
 	s->backoff_ev = evtimer_new(base, backoff_cb, s);

@@ -13,10 +13,16 @@ struct event_base;
 struct pool;
 struct server;
 
-/* What the server counts: requests answered and the fresh bytes they carried. */
+/*
+ * What the server counts: requests answered and the fresh bytes they
+ * carried; connections refused, closed for a newcomer, closed idle.
+ */
 struct server_counters {
 	uint64_t requests; /* GET_SEED and PUT_SEED */
 	uint64_t bytes_served;
+	uint64_t refused;
+	uint64_t evicted;
+	uint64_t idle_closed;
 };
 
 /*
@@ -62,7 +68,7 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 
 void server_free(struct server *s);
 
-/* The requests answered so far: counted once the peer has the reply. */
+/* What was counted so far; a request once the peer has the reply. */
 void server_counters(const struct server *s, struct server_counters *out);
 
 /*
@@ -70,7 +76,8 @@ void server_counters(const struct server *s, struct server_counters *out);
  * from a peer that is trusted (root, the daemon's uid, the allow lists) or
  * not, with a reply in out, without touching a socket: the connection
  * handler's core, also driven directly by the fuzz tests. Returns the reply
- * length; *add is what the answer adds to the counters once it is sent.
+ * length; *add is what the answer adds to the requests and bytes counted
+ * once it is sent.
  */
 size_t server_answer(struct server *s, const uint8_t *in, size_t n, int truncated, int trusted,
 		     uint8_t out[SEEDD_PROTO_MAX_MSG], struct server_counters *add);

@@ -9,6 +9,8 @@
  *   GET_SEED   request: struct seedd_get_req   reply: `bytes` fresh bytes
  *   PUT_SEED   request: 1..MAX bytes to mix     reply: empty
  *   STATUS     request: empty                   reply: struct seedd_status_info
+ *   USERS      request: struct seedd_users_req  reply: struct seedd_users_info, cut after
+ *                                               its n entries (trusted peers only)
  *
  * A reply echoes the opcode and carries a status; a non-OK reply has no
  * payload. The daemon answers a malformed, unknown or wrong-version request
@@ -29,6 +31,7 @@ enum seedd_op {
 	SEEDD_OP_GET_SEED = 1,
 	SEEDD_OP_PUT_SEED = 2,
 	SEEDD_OP_STATUS = 3,
+	SEEDD_OP_USERS = 4,
 };
 
 enum seedd_status {
@@ -101,6 +104,16 @@ struct seedd_status_info {
 	uint64_t save_failures;
 	char version[16];    /* NUL-terminated */
 	char seed_file[512]; /* NUL-terminated, truncated if longer */
+	/*
+	 * Connections since the start: refused (busy, or not in the allow
+	 * lists), closed to make room for a newcomer, closed after the idle
+	 * timeout. A daemon that predates them sends the 592 bytes above.
+	 */
+	uint64_t refused;
+	uint64_t evicted;
+	uint64_t idle_closed;
+	uint32_t pid;	/* the daemon's, in its pid namespace */
+	uint32_t users; /* users in the USERS table */
 };
 SEEDD_FIELD_AT(struct seedd_status_info, uptime_s, 0);
 SEEDD_FIELD_AT(struct seedd_status_info, requests, 8);
@@ -114,9 +127,59 @@ SEEDD_FIELD_AT(struct seedd_status_info, saves, 48);
 SEEDD_FIELD_AT(struct seedd_status_info, save_failures, 56);
 SEEDD_FIELD_AT(struct seedd_status_info, version, 64);
 SEEDD_FIELD_AT(struct seedd_status_info, seed_file, 80);
-_Static_assert(sizeof(struct seedd_status_info) == 592, "status payload is 592 bytes");
+SEEDD_FIELD_AT(struct seedd_status_info, refused, 592);
+SEEDD_FIELD_AT(struct seedd_status_info, evicted, 600);
+SEEDD_FIELD_AT(struct seedd_status_info, idle_closed, 608);
+SEEDD_FIELD_AT(struct seedd_status_info, pid, 616);
+SEEDD_FIELD_AT(struct seedd_status_info, users, 620);
+_Static_assert(sizeof(struct seedd_status_info) == 624, "status payload is 624 bytes");
 _Static_assert(sizeof(struct seedd_status_info) <= SEEDD_PROTO_MAX_PAYLOAD,
 	       "status fits a message");
+/* What a daemon without the connection counters sends. */
+#define SEEDD_STATUS_INFO_V1_SIZE offsetof(struct seedd_status_info, refused)
+
+/*
+ * USERS: what happened to each user's connections, in uid order from
+ * from_uid on, SEEDD_USERS_MAX at a time; more is set when users above the
+ * last one follow (ask again from its uid + 1). A user is the uid a
+ * connection counts as, listed while it has connections or any of the
+ * counters is set. Others get SEEDD_ST_DENIED.
+ */
+struct seedd_users_req {
+	uint32_t from_uid;
+};
+/* The entry that sums up the users a daemon keeps no entry of their own for. */
+#define SEEDD_USERS_OTHERS UINT32_MAX
+SEEDD_FIELD_AT(struct seedd_users_req, from_uid, 0);
+_Static_assert(sizeof(struct seedd_users_req) == 4, "USERS request is 4 bytes");
+
+struct seedd_user_stat {
+	uint32_t uid;
+	uint32_t clients; /* connections open now */
+	uint64_t refused;
+	uint64_t evicted; /* closed to make room for a newcomer */
+};
+SEEDD_FIELD_AT(struct seedd_user_stat, uid, 0);
+SEEDD_FIELD_AT(struct seedd_user_stat, clients, 4);
+SEEDD_FIELD_AT(struct seedd_user_stat, refused, 8);
+SEEDD_FIELD_AT(struct seedd_user_stat, evicted, 16);
+_Static_assert(sizeof(struct seedd_user_stat) == 24, "a user's entry is 24 bytes");
+
+#define SEEDD_USERS_MAX ((SEEDD_PROTO_MAX_PAYLOAD - 8) / sizeof(struct seedd_user_stat))
+
+struct seedd_users_info {
+	uint32_t n;    /* entries in user[] that were sent */
+	uint32_t more; /* 1: ask again for users above user[n - 1].uid */
+	struct seedd_user_stat user[SEEDD_USERS_MAX];
+};
+SEEDD_FIELD_AT(struct seedd_users_info, n, 0);
+SEEDD_FIELD_AT(struct seedd_users_info, more, 4);
+SEEDD_FIELD_AT(struct seedd_users_info, user, 8);
+_Static_assert(sizeof(struct seedd_users_info) <= SEEDD_PROTO_MAX_PAYLOAD, "USERS fits a message");
+
+/* The length of a USERS reply with n entries. */
+#define SEEDD_USERS_SIZE(n)                                                                        \
+	(offsetof(struct seedd_users_info, user) + (n) * sizeof(struct seedd_user_stat))
 
 #define SEEDD_PROTO_MAX_MSG (sizeof(struct seedd_hdr) + SEEDD_PROTO_MAX_PAYLOAD)
 

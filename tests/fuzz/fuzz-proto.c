@@ -48,6 +48,9 @@ static void fuzz_request(const uint8_t *data, size_t size)
 	case SEEDD_OP_STATUS:
 		fuzz_assert(m.len == 0);
 		break;
+	case SEEDD_OP_USERS:
+		fuzz_assert(m.len == sizeof(struct seedd_users_req));
+		break;
 	default:
 		fuzz_assert(!"unknown opcode accepted");
 	}
@@ -74,7 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(copy + 1, data, size);
 	fuzz_request(copy + 1, size);
-	for (unsigned op = 0; op <= 4; op++)
+	for (unsigned op = 0; op <= 5; op++)
 		fuzz_reply(copy + 1, size, (uint8_t)op);
 	fuzz_assert(proto_status_str(size > 1 ? data[1] : 0) != NULL);
 	free(copy);

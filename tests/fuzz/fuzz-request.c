@@ -4,6 +4,7 @@
  * a seedfile in a temp dir: every input is one received message, and every
  * reply must be a well-formed reply to it.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,12 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 		return;
 	}
 	r = proto_parse_reply(out, len, req.hdr.opcode, &rep);
+	if (req.hdr.opcode == SEEDD_OP_USERS && !trusted) {
+		/* The table is for the trusted only. */
+		fuzz_assert(r == -EACCES && add.requests == 0);
+		free(in);
+		return;
+	}
 	fuzz_assert(r == 0);
 	if (req.hdr.opcode == SEEDD_OP_GET_SEED) {
 		struct seedd_get_req g;
@@ -132,6 +139,13 @@ static void answer(const uint8_t *data, size_t size, int trusted)
 	} else {
 		fuzz_assert(add.requests == (req.hdr.opcode == SEEDD_OP_PUT_SEED) &&
 			    add.bytes_served == 0);
+	}
+	if (req.hdr.opcode == SEEDD_OP_USERS) {
+		struct seedd_users_info users;
+
+		fuzz_assert(rep.len >= SEEDD_USERS_SIZE(0) && rep.len <= sizeof(users));
+		memcpy(&users, rep.payload, rep.len);
+		fuzz_assert(users.n <= SEEDD_USERS_MAX && rep.len == SEEDD_USERS_SIZE(users.n));
 	}
 	if (req.hdr.opcode == SEEDD_OP_STATUS) {
 		struct seedd_status_info info, limited = { 0 };

@@ -14,6 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from seeddtest import seal, wire  # noqa: E402
 
 GET_REQ, GET, PUT, STATUS, msg = wire.GET_REQ, wire.OP_GET, wire.OP_PUT, wire.OP_STATUS, wire.msg
+USERS = wire.OP_USERS
 MAX = wire.MAX_PAYLOAD
 
 
@@ -36,9 +37,12 @@ def requests():
     yield msg(PUT, pattern(MAX + 1))
     yield msg(STATUS)
     yield msg(STATUS, b"x")
+    yield from (wire.users_req(u) for u in (0, 1000, wire.USERS_OTHERS))
+    yield msg(USERS)
+    yield msg(USERS, wire.USERS_REQ.pack(0) + b"\0")
     yield msg(GET, b"\x20\x00")
     yield msg(GET, GET_REQ.pack(32) + bytes(4))
-    for op in (0, 4, 0x7F, 0xFF):
+    for op in (0, 5, 0x7F, 0xFF):
         yield msg(op)
     yield msg(GET, GET_REQ.pack(32), version=0)
     yield msg(GET, GET_REQ.pack(32), version=2)
@@ -55,6 +59,11 @@ def replies():
     yield msg(GET, pattern(MAX))
     yield msg(PUT)
     yield msg(STATUS, pattern(wire.STATUS_INFO.size))
+    yield msg(STATUS, pattern(wire.STATUS_V1_SIZE))
+    yield msg(USERS, wire.pack_users([]))
+    yield msg(USERS, wire.pack_users([dict(uid=1000, clients=2, refused=110, evicted=3)],
+                                     more=True))
+    yield msg(USERS, status=wire.ST_DENIED)
     for st in range(1, 9):
         yield msg(GET, status=st)
         yield msg(0, status=st)

@@ -220,6 +220,117 @@ static void test_remove_and_oldest(void)
 	admission_free(a);
 }
 
+/* The entry of uid in a USERS table, or NULL. */
+static const struct seedd_user_stat *entry(const struct seedd_users_info *t, uint32_t uid)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		if (t->user[i].uid == uid)
+			return &t->user[i];
+	return NULL;
+}
+
+static void test_counters(void)
+{
+	struct admission *a = new_adm(8, 2, NULL, 0, NULL, 0);
+	struct seedd_users_info t;
+	struct admission_answer ans;
+	struct admission_peer p;
+
+	admission_users(a, 0, &t);
+	CHECK_EQ(t.n, 0);
+	CHECK_EQ(t.more, 0);
+	fill(a, 3000, 2);
+	fill(a, 0, 1);
+	/* A refused user keeps its entry with no connection; a closed one its evictions. */
+	peer(a, 3001, 3001, &p);
+	CHECK_EQ(admission_refused(a, &p), 0);
+	CHECK_EQ(admission_refused(a, &p), 0);
+	admission_evicted(a, &slots[0]);
+	admission_remove(a, &slots[0]);
+	CHECK_EQ(admission_user_count(a), 3);
+	admission_users(a, 0, &t);
+	CHECK_EQ(t.n, 3);
+	CHECK_EQ(t.user[0].uid, 0);
+	CHECK_EQ(t.user[0].clients, 1);
+	CHECK_EQ(t.user[1].uid, 3000);
+	CHECK_EQ(t.user[1].clients, 1);
+	CHECK_EQ(t.user[1].evicted, 1);
+	CHECK_EQ(t.user[1].refused, 0);
+	CHECK_EQ(t.user[2].uid, 3001);
+	CHECK_EQ(t.user[2].clients, 0);
+	CHECK_EQ(t.user[2].refused, 2);
+	/* From a uid on. */
+	admission_users(a, 3000, &t);
+	CHECK_EQ(t.n, 2);
+	CHECK_EQ(t.user[0].uid, 3000);
+	admission_users(a, 3002, &t);
+	CHECK_EQ(t.n, 0);
+	/* A user with nothing counted goes with its last connection. */
+	admission_remove(a, &slots[2]);
+	CHECK_EQ(admission_user_count(a), 2);
+	admission_users(a, 0, &t);
+	CHECK(entry(&t, 0) == NULL);
+	/* The refused user's counters outlive its next connection. */
+	CHECK(connect_as(a, 3001, 3001, &ans) != NULL);
+	admission_remove(a, &slots[n_slots - 1]);
+	admission_users(a, 3001, &t);
+	CHECK_EQ(t.n, 1);
+	CHECK_EQ(t.user[0].refused, 2);
+	CHECK_EQ(t.user[0].clients, 0);
+	admission_free(a);
+}
+
+static void test_users_pages(void)
+{
+	struct admission *a = new_adm(MAX_SLOTS, MAX_SLOTS, NULL, 0, NULL, 0);
+	struct seedd_users_info t;
+	uint32_t from = 0, seen = 0, last = 0;
+
+	/* 100 users, in hash order nothing like uid order. */
+	for (uid_t u = 0; u < 100; u++)
+		fill(a, 100000 - 37 * u, 1);
+	do {
+		admission_users(a, from, &t);
+		CHECK(t.n <= SEEDD_USERS_MAX);
+		for (uint32_t i = 0; i < t.n; i++) {
+			CHECK(seen == 0 || t.user[i].uid > last);
+			last = t.user[i].uid;
+			seen++;
+		}
+		from = last + 1;
+	} while (t.more && seen <= 100);
+	CHECK_EQ(seen, 100);
+	CHECK_EQ(last, 100000);
+	admission_free(a);
+}
+
+static void test_kept_users(void)
+{
+	struct admission *a = new_adm(8, 0, NULL, 0, NULL, 0);
+	const struct seedd_user_stat *others;
+	struct seedd_users_info t;
+	struct admission_peer p;
+
+	/* Refused users without a connection are kept up to a bound; the rest are summed up. */
+	for (uid_t u = 0; u < ADMISSION_KEPT_USERS + 10; u++) {
+		peer(a, 10000 + u, 10000 + u, &p);
+		CHECK_EQ(admission_refused(a, &p), 0);
+	}
+	CHECK_EQ(admission_user_count(a), ADMISSION_KEPT_USERS + 1);
+	admission_users(a, SEEDD_USERS_OTHERS, &t);
+	others = entry(&t, SEEDD_USERS_OTHERS);
+	CHECK(others != NULL);
+	if (others)
+		CHECK_EQ(others->refused, 10);
+	/* One of them refused again is still counted as itself. */
+	peer(a, 10000, 10000, &p);
+	CHECK_EQ(admission_refused(a, &p), 0);
+	admission_users(a, 10000, &t);
+	CHECK_EQ(t.user[0].uid, 10000);
+	CHECK_EQ(t.user[0].refused, 2);
+	admission_free(a);
+}
+
 int main(void)
 {
 	test_trust();
@@ -227,5 +338,8 @@ int main(void)
 	test_reserved();
 	test_shared_only();
 	test_remove_and_oldest();
+	test_counters();
+	test_users_pages();
+	test_kept_users();
 	return TEST_DONE();
 }

@@ -52,6 +52,10 @@ static void test_valid_requests(void)
 	n = build(SEEDD_PROTO_VERSION, SEEDD_OP_STATUS, 0, 0, 0);
 	CHECK_EQ(proto_parse_request(buf, n, &m), SEEDD_ST_OK);
 	CHECK_EQ(m.len, 0);
+
+	n = build(SEEDD_PROTO_VERSION, SEEDD_OP_USERS, 0, 4, 4);
+	CHECK_EQ(proto_parse_request(buf, n, &m), SEEDD_ST_OK);
+	CHECK_EQ(m.len, 4);
 }
 
 static void test_malformed_requests(void)
@@ -85,6 +89,10 @@ static void test_malformed_requests(void)
 		 SEEDD_ST_MALFORMED);
 	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 0, 1, 1), &m),
 		 SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_USERS, 0, 0, 0), &m),
+		 SEEDD_ST_MALFORMED);
+	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_USERS, 0, 8, 8), &m),
+		 SEEDD_ST_MALFORMED);
 	/* A request carries no status. */
 	CHECK_EQ(proto_parse_request(buf, build(1, SEEDD_OP_STATUS, 3, 0, 0), &m),
 		 SEEDD_ST_MALFORMED);
@@ -106,7 +114,7 @@ static void test_version_and_opcode(void)
 	CHECK_EQ(proto_parse_request(buf, build(255, SEEDD_OP_GET_SEED, 0, 4, 4), &m),
 		 SEEDD_ST_VERSION);
 	CHECK_EQ(proto_parse_request(buf, build(1, 0, 0, 0, 0), &m), SEEDD_ST_OPCODE);
-	CHECK_EQ(proto_parse_request(buf, build(1, 4, 0, 0, 0), &m), SEEDD_ST_OPCODE);
+	CHECK_EQ(proto_parse_request(buf, build(1, 5, 0, 0, 0), &m), SEEDD_ST_OPCODE);
 	CHECK_EQ(proto_parse_request(buf, build(1, 0xff, 0, 16, 16), &m), SEEDD_ST_OPCODE);
 }
 

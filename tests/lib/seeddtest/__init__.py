@@ -21,7 +21,7 @@ import sys
 import traceback
 
 from ._base import Skip, check
-from .wire import (HDR, GET_REQ, VERSION, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS, ST_OK,
+from .wire import (HDR, GET_REQ, VERSION, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS, OP_USERS, ST_OK,
                    ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, ST_DENIED, ST_INTERNAL,
                    STATUS_FIELDS, STATUS_INFO, closed_by_daemon, connect, get_req, msg,
                    pack_status, parse_reply, raw_get, unpack_status)
@@ -35,6 +35,7 @@ from . import seal, wire
 
 __all__ = [
     "Skip", "check", "HDR", "GET_REQ", "VERSION", "MAX_PAYLOAD", "OP_GET", "OP_PUT", "OP_STATUS",
+    "OP_USERS",
     "ST_OK", "ST_MALFORMED", "ST_VERSION", "ST_OPCODE", "ST_RANGE", "ST_BUSY", "ST_DENIED",
     "ST_INTERNAL", "STATUS_FIELDS", "STATUS_INFO", "closed_by_daemon", "connect", "get_req",
     "msg", "pack_status", "parse_reply", "raw_get", "unpack_status", "SEEDD", "SEEDCTL",

@@ -13,7 +13,7 @@ from ._base import check
 
 VERSION = 1
 MAX_PAYLOAD = 1024
-OP_GET, OP_PUT, OP_STATUS = 1, 2, 3
+OP_GET, OP_PUT, OP_STATUS, OP_USERS = 1, 2, 3, 4
 ST_OK, ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, ST_DENIED, ST_INTERNAL = range(8)
 
 # struct seedd_hdr: version, opcode, status, payload length.
@@ -30,8 +30,9 @@ STATUS_ORIGIN_MASK = 3 << 4
 STATUS_ORIGIN_FILE, STATUS_ORIGIN_MIGRATED, STATUS_ORIGIN_CREATED = 0 << 4, 1 << 4, 2 << 4
 STATUS_LIMITED = 1 << 6
 
-# struct seedd_status_info, every field in order: 592 bytes, 64-bit fields at
-# multiples of 8 (no padding on any ABI).
+# struct seedd_status_info, every field in order: 624 bytes, 64-bit fields at
+# multiples of 8 (no padding on any ABI). A daemon without the connection
+# counters (refused on) sends the first STATUS_V1_SIZE bytes.
 STATUS_FIELDS = (
     ("uptime_s", "Q"),
     ("requests", "Q"),
@@ -45,9 +46,25 @@ STATUS_FIELDS = (
     ("save_failures", "Q"),
     ("version", "16s"),
     ("seed_file", "512s"),
+    ("refused", "Q"),
+    ("evicted", "Q"),
+    ("idle_closed", "Q"),
+    ("pid", "I"),
+    ("users", "I"),
 )
 STATUS_INFO = struct.Struct("=" + "".join(code for _, code in STATUS_FIELDS))
-assert STATUS_INFO.size == 592, "status payload is 592 bytes"
+assert STATUS_INFO.size == 624, "status payload is 624 bytes"
+STATUS_V1_SIZE = 592
+
+# USERS: struct seedd_users_req (from_uid), then the reply: struct
+# seedd_users_info's n and more, and n struct seedd_user_stat entries.
+USERS_REQ = struct.Struct("=I")
+USERS_HDR = struct.Struct("=II")
+USER_STAT = struct.Struct("=IIQQ")
+USER_FIELDS = ("uid", "clients", "refused", "evicted")
+USERS_MAX = (MAX_PAYLOAD - USERS_HDR.size) // USER_STAT.size
+USERS_OTHERS = 0xFFFFFFFF
+assert USER_STAT.size == 24 and USERS_MAX == 42
 
 
 def pack_status(**fields):
@@ -68,6 +85,26 @@ def unpack_status(payload):
     for (name, code), v in zip(STATUS_FIELDS, STATUS_INFO.unpack(payload)):
         out[name] = v.split(b"\0", 1)[0].decode() if code.endswith("s") else v
     return out
+
+
+def users_req(from_uid=0):
+    return msg(OP_USERS, USERS_REQ.pack(from_uid))
+
+
+def pack_users(entries, more=False):
+    """A USERS reply payload from dicts with the USER_FIELDS keys."""
+    return USERS_HDR.pack(len(entries), int(more)) + b"".join(
+        USER_STAT.pack(*(e[k] for k in USER_FIELDS)) for e in entries)
+
+
+def unpack_users(payload):
+    """A USERS reply payload: (list of dicts with the USER_FIELDS keys, more)."""
+    check(len(payload) >= USERS_HDR.size, "USERS payload of %d bytes" % len(payload))
+    n, more = USERS_HDR.unpack_from(payload)
+    check(len(payload) == USERS_HDR.size + n * USER_STAT.size,
+          "USERS payload of %d bytes for %d entries" % (len(payload), n))
+    return [dict(zip(USER_FIELDS, USER_STAT.unpack_from(payload, USERS_HDR.size + i * USER_STAT.size)))
+            for i in range(n)], bool(more)
 
 
 def msg(op, payload=b"", version=VERSION, status=0, length=None):
