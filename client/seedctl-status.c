@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,10 +18,75 @@
 #define GET_MAX 65536
 #define WAIT_POLL_MS 100
 
-static int query_status(const char *socket, struct seedd_status_info *info, int timeout_ms)
-{
-	int r = client_request(socket, SEEDD_OP_STATUS, NULL, 0, info, sizeof(*info), timeout_ms);
+/* The USERS table as read: every page of it; ok once all were. */
+struct users {
+	struct seedd_user_stat *e;
+	size_t n;
+	int ok;
+};
 
+/* The most entries seedctl reads: more users than any host has. */
+#define USERS_MAX 100000
+
+/* Every page of the USERS table on fd. 0, or -errno. */
+static int query_users(int fd, struct users *u, int64_t deadline)
+{
+	struct seedd_users_req req = { .from_uid = 0 };
+	struct seedd_users_info page;
+	size_t len;
+	int r;
+
+	do {
+		struct seedd_user_stat *e;
+
+		r = client_call_upto(fd, SEEDD_OP_USERS, &req, sizeof(req), &page,
+				     SEEDD_USERS_SIZE(0), sizeof(page), &len, deadline);
+		if (r < 0)
+			return r;
+		if (page.n > SEEDD_USERS_MAX || len != SEEDD_USERS_SIZE(page.n) ||
+		    u->n + page.n > USERS_MAX)
+			return -EPROTO;
+		if (!page.n)
+			break;
+		e = realloc(u->e, (u->n + page.n) * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		u->e = e;
+		memcpy(u->e + u->n, page.user, page.n * sizeof(*e));
+		u->n += page.n;
+		/* Pages go up in uid order; a daemon that does not is not followed. */
+		if (page.user[page.n - 1].uid == UINT32_MAX ||
+		    page.user[page.n - 1].uid < req.from_uid)
+			break;
+		req.from_uid = page.user[page.n - 1].uid + 1;
+	} while (page.more);
+	u->ok = 1;
+	return 0;
+}
+
+/*
+ * The daemon's status on one connection, and when users is given and the
+ * daemon shows us its details, its USERS table (users->ok says whether it
+ * could be read). *len is the status payload's length:
+ * SEEDD_STATUS_INFO_V1_SIZE from a daemon without the connection counters,
+ * whose fields are then zero.
+ */
+static int query_status(const char *socket, struct seedd_status_info *info, size_t *len,
+			struct users *users, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	int r, fd = client_connect(socket, timeout_ms, deadline);
+
+	if (fd < 0)
+		return fd;
+	memset(info, 0, sizeof(*info));
+	r = client_call_upto(fd, SEEDD_OP_STATUS, NULL, 0, info, SEEDD_STATUS_INFO_V1_SIZE,
+			     sizeof(*info), len, deadline);
+	/* The status is the answer; without the table it still is. */
+	if (r == 0 && users && *len == sizeof(*info) && !(info->flags & SEEDD_STATUS_LIMITED) &&
+	    query_users(fd, users, deadline) < 0)
+		users->n = 0;
+	close(fd);
 	if (r < 0)
 		return r;
 	info->version[sizeof(info->version) - 1] = '\0';
@@ -160,8 +226,29 @@ static void json_string_field(const char *key, int withheld, const char *s)
 		json_string(s);
 }
 
+/* The connection counters: null when withheld, or when the daemon predates them. */
+static void print_counters_json(const struct seedd_status_info *i, int none, const struct users *u)
+{
+	json_field("pid", none, "%u", i->pid);
+	json_field("refused", none, "%llu", (unsigned long long)i->refused);
+	json_field("evicted", none, "%llu", (unsigned long long)i->evicted);
+	json_field("idle_closed", none, "%llu", (unsigned long long)i->idle_closed);
+	fputs(",\"users\":", stdout);
+	if (none || !u->ok) {
+		fputs("null", stdout);
+		return;
+	}
+	putchar('[');
+	for (size_t k = 0; k < u->n; k++)
+		printf("%s{\"uid\":%u,\"clients\":%u,\"refused\":%llu,\"evicted\":%llu}",
+		       k ? "," : "", u->e[k].uid, u->e[k].clients,
+		       (unsigned long long)u->e[k].refused, (unsigned long long)u->e[k].evicted);
+	putchar(']');
+}
+
 /* A limited reply keeps every key: the withheld values are null. */
-static void print_status_json(const struct seedd_status_info *i, const char *socket, int healthy)
+static void print_status_json(const struct seedd_status_info *i, size_t len, const struct users *u,
+			      const char *socket, int healthy)
 {
 	int lim = !!(i->flags & SEEDD_STATUS_LIMITED), err = i->last_save_error;
 
@@ -185,6 +272,7 @@ static void print_status_json(const struct seedd_status_info *i, const char *soc
 	json_field("encrypted", lim, "%s", yes(i->flags & SEEDD_STATUS_ENCRYPTED));
 	json_field("clone_suspected", lim, "%s", yes(i->flags & SEEDD_STATUS_CLONE_SUSPECTED));
 	json_field("seed_origin", lim, "\"%s\"", seed_origin(i->flags, 0));
+	print_counters_json(i, lim || len < sizeof(*i), u);
 	printf(",\"limited\":%s}\n", yes(lim));
 }
 
@@ -222,7 +310,30 @@ static void print_duration(uint64_t s)
 	}
 }
 
-static void print_status_human(const struct seedd_status_info *i, const char *socket, int healthy)
+/* The connection counters, and the users whose connections were refused or closed. */
+static void print_counters_human(const struct seedd_status_info *i, const struct users *u)
+{
+	printf("  pid:        %u\n", i->pid);
+	printf("  clients:    %u (since the start %llu refused, %llu closed for newcomers, %llu closed idle)\n",
+	       i->clients, (unsigned long long)i->refused, (unsigned long long)i->evicted,
+	       (unsigned long long)i->idle_closed);
+	for (size_t k = 0; k < u->n; k++) {
+		const struct seedd_user_stat *e = &u->e[k];
+		char who[32];
+
+		if (!e->refused && !e->evicted)
+			continue;
+		if (e->uid == SEEDD_USERS_OTHERS)
+			snprintf(who, sizeof(who), "others:");
+		else
+			snprintf(who, sizeof(who), "uid %u:", e->uid);
+		printf("  %-11s %llu refused, %llu closed for newcomers, %u connected\n", who,
+		       (unsigned long long)e->refused, (unsigned long long)e->evicted, e->clients);
+	}
+}
+
+static void print_status_human(const struct seedd_status_info *i, size_t len, const struct users *u,
+			       const char *socket, int healthy)
 {
 	time_t t = (time_t)i->last_save_unix;
 	char when[64] = "never";
@@ -263,7 +374,10 @@ static void print_status_human(const struct seedd_status_info *i, const char *so
 	putchar('\n');
 	printf("  requests:   %llu (%llu bytes served)\n", (unsigned long long)i->requests,
 	       (unsigned long long)i->bytes_served);
-	printf("  clients:    %u\n", i->clients);
+	if (len < sizeof(*i))
+		printf("  clients:    %u\n", i->clients);
+	else
+		print_counters_human(i, u);
 	if (i->flags & SEEDD_STATUS_CLONE_SUSPECTED)
 		printf("  warning:    the seed file was last updated on another machine\n");
 }
@@ -272,8 +386,10 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, { 0 } };
 	struct seedd_status_info info;
+	struct users users = { 0 };
 	int json = 0, c, rc = EXIT_OK, r, healthy;
 	char why[512];
+	size_t len;
 
 	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
 		if (c == -2)
@@ -282,8 +398,9 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("unexpected argument '%s'", argv[optind]);
-	r = query_status(cli->socket, &info, seedd_timeout_ms());
+	r = query_status(cli->socket, &info, &len, &users, seedd_timeout_ms());
 	if (r < 0) {
+		free(users.e);
 		rc = cli_daemon_error(cli->socket, r, why, sizeof(why));
 		cli_error("%s", why);
 		if (json)
@@ -292,9 +409,10 @@ int cmd_status(struct cli *cli, int argc, char **argv)
 	}
 	healthy = (info.flags & SEEDD_STATUS_SEEDED) && (info.flags & SEEDD_STATUS_LAST_SAVE_OK);
 	if (json)
-		print_status_json(&info, cli->socket, healthy);
+		print_status_json(&info, len, &users, cli->socket, healthy);
 	else
-		print_status_human(&info, cli->socket, healthy);
+		print_status_human(&info, len, &users, cli->socket, healthy);
+	free(users.e);
 	return healthy ? EXIT_OK : EXIT_FAIL;
 }
 
@@ -307,6 +425,7 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 	int64_t deadline;
 	int c, rc = EXIT_OK, r;
 	char why[512];
+	size_t len;
 
 	while ((c = cli_next_opt(cli, argc, argv, opts, &rc)) != -1) {
 		if (c == -2)
@@ -321,7 +440,7 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
 	for (;;) {
 		int left = ms_left(deadline);
 
-		r = query_status(cli->socket, &info, left > 0 ? left : 1);
+		r = query_status(cli->socket, &info, &len, NULL, left > 0 ? left : 1);
 		if (r == 0)
 			return EXIT_OK;
 		if (!cli_transient(r)) {

@@ -127,8 +127,8 @@ int client_connect(const char *path, int timeout_ms, int64_t deadline)
 	return r;
 }
 
-int client_call(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t outlen,
-		int64_t deadline)
+int client_call_upto(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t min,
+		     size_t max, size_t *len, int64_t deadline)
 {
 	uint8_t req[SEEDD_PROTO_MAX_MSG], reply[SEEDD_PROTO_MAX_MSG];
 	struct proto_msg msg;
@@ -144,13 +144,21 @@ int client_call(int fd, uint8_t op, const void *payload, size_t plen, void *out,
 	reqlen += plen;
 	n = sock_call(fd, req, reqlen, reply, sizeof(reply), deadline);
 	r = n < 0 ? (int)n : proto_parse_reply(reply, (size_t)n, op, &msg);
-	if (r == 0 && msg.len != outlen)
+	if (r == 0 && (msg.len < min || msg.len > max))
 		r = -EPROTO;
-	if (r == 0 && outlen)
-		memcpy(out, msg.payload, outlen);
+	if (r == 0 && msg.len)
+		memcpy(out, msg.payload, msg.len);
+	if (r == 0 && len)
+		*len = msg.len;
 	explicit_bzero(req, reqlen);
 	explicit_bzero(reply, sizeof(reply));
 	return r;
+}
+
+int client_call(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t outlen,
+		int64_t deadline)
+{
+	return client_call_upto(fd, op, payload, plen, out, outlen, outlen, NULL, deadline);
 }
 
 int client_request(const char *path, uint8_t op, const void *payload, size_t plen, void *out,

@@ -33,6 +33,13 @@ int client_connect(const char *path, int timeout_ms, int64_t deadline);
 int client_call(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t outlen,
 		int64_t deadline);
 
+/*
+ * client_call() for a reply of min to max payload bytes (a STATUS of an
+ * older daemon is shorter), whose length goes to *len unless len is NULL.
+ */
+int client_call_upto(int fd, uint8_t op, const void *payload, size_t plen, void *out, size_t min,
+		     size_t max, size_t *len, int64_t deadline);
+
 /* client_connect() and client_call() on a connection of its own, within timeout_ms. */
 int client_request(const char *path, uint8_t op, const void *payload, size_t plen, void *out,
 		   size_t outlen, int timeout_ms);

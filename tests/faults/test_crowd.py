@@ -140,6 +140,31 @@ def seeds_as(ids, env, n=3):
     return out
 
 
+def users_status_as(ids, sock):
+    """The status of a USERS request that a process of ids (uid, gid) sends on sock."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(ids[1])
+            os.setuid(ids[0])
+            s = seeddtest.connect(sock)
+            s.send(seeddtest.wire.users_req(0))
+            os.write(w, b"%d" % seeddtest.parse_reply(s.recv(65536))[1])
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        out = f.read()
+    os.waitpid(pid, 0)
+    check(out, "the USERS request as uid %d failed" % ids[0])
+    return int(out)
+
+
 def rss_kb(pid):
     vals = proc_status(pid)
     return int(vals["VmRSS"].split()[0]), int(vals["VmHWM"].split()[0])
@@ -305,8 +330,13 @@ def test_status_limited(tmp):
         lim = status_as(daemon, other, env)
         for who, st in full.items():
             check(st["limited"] is False and st["seed_file"] == seed and st["seed_size"] == 64
-                  and st["uptime_s"] is not None and st["clients"] >= 1,
-                  "%s: %s" % (who, st))
+                  and st["uptime_s"] is not None and st["clients"] >= 1 and
+                  st["pid"] == daemon.seedd_pid() and st["refused"] == 0 and
+                  isinstance(st["users"], list), "%s: %s" % (who, st))
+        # The per-user table is for the trusted only, asked on the wire too.
+        check(users_status_as(svc, daemon.sock) == seeddtest.ST_OK, "seedd's user: no table")
+        check(users_status_as(other, daemon.sock) == seeddtest.ST_DENIED,
+              "uid %d was shown the per-user table" % other[0])
         check(set(lim) == set(full["root"]), "keys differ: %s" % sorted(set(lim) ^ set(full["root"])))
         shown = {"version", "protocol", "socket", "healthy", "seeded", "last_save_ok", "limited"}
         check(lim["limited"] is True and lim["healthy"] is True and lim["seeded"] is True and

@@ -16,6 +16,7 @@ import time
 from seeddtest import (Daemon, check, closed_by_daemon, connect, get_req, main, msg,
                        need_strace, parse_reply, raw_get, read_file, wait_for, write_machine_id,
                        write_seed, wire, GET_REQ, HDR, MAX_PAYLOAD, OP_GET, OP_PUT, OP_STATUS,
+                       OP_USERS,
                        ST_OK, ST_MALFORMED, ST_VERSION, ST_OPCODE, ST_RANGE, ST_BUSY, ST_DENIED,
                        SEEDCTL, SCTOOL, target)
 
@@ -509,7 +510,9 @@ def test_idle_reconnect(tmp):
     check(s.recv(100) == b"", "idle connection not closed")
     out = d.sctool("read", 32, 3, 1500).stdout.split()
     check(len(out) == 3 and len(set(out)) == 3, out)
-    check(d.status()["requests"] == 3)
+    st = d.status()
+    # The start-up probe's may have closed idle too, or ended itself first.
+    check(st["requests"] == 3 and st["idle_closed"] >= 2 and st["pid"] == d.proc.pid, st)
 
 
 def listen_queue(name):
@@ -612,6 +615,11 @@ def test_max_clients(tmp):
           "\n".join(lines))
     for s in held:
         raw_get(s, 8)
+    # Counted: the two refusals, the four evictions above and the status query's own.
+    st = d.status()
+    mine = [u for u in st["users"] if u["uid"] == os.getuid()]
+    check(st["refused"] == 2 and st["evicted"] == 5 and st["idle_closed"] == 0, st)
+    check(mine == [dict(uid=os.getuid(), clients=3, refused=2, evicted=5)], st["users"])
 
 
 def test_version(tmp):
@@ -898,31 +906,49 @@ def test_seedctl_output_errors(tmp):
     check(d.stop() == 0)
 
 
-def fake_status_daemon(path, info):
-    """Answers one STATUS request on path with the packed info, from the host's
-    Python: the target's seedctl must read the same layout."""
+def fake_status_daemon(path, info, users=()):
+    """Answers the STATUS requests on one connection to path with the packed info,
+    and USERS requests with pages of users (dicts of wire.USER_FIELDS), from the
+    host's Python: the target's seedctl must read the same layouts."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     s.bind(path)
     s.listen(4)
+    users = sorted(users, key=lambda u: u["uid"])
 
     def serve():
         c, _ = s.accept()
         with c:
-            version, op, _, _ = HDR.unpack_from(c.recv(65536))
-            check(version == wire.VERSION and op == OP_STATUS)
-            c.send(msg(OP_STATUS, info))
+            while True:
+                req = c.recv(65536)
+                if not req:
+                    break
+                version, op, _, _ = HDR.unpack_from(req)
+                check(version == wire.VERSION and op in (OP_STATUS, OP_USERS), req)
+                if op == OP_STATUS:
+                    c.send(msg(OP_STATUS, info))
+                    continue
+                (start,) = wire.USERS_REQ.unpack_from(req, HDR.size)
+                left = [u for u in users if u["uid"] >= start]
+                page = left[:wire.USERS_MAX]
+                c.send(msg(OP_USERS, wire.pack_users(page, more=len(left) > len(page))))
     t = threading.Thread(target=serve, daemon=True)
     t.start()
     return s, t
 
 
 def test_status_layout(tmp):
-    """Every field of the STATUS payload, packed by the host and read by the
-    built seedctl (the target's in a cross build), including 64-bit values
-    beyond 32 bits and a last save after 2038."""
+    """Every field of the STATUS payload and of the USERS table, packed by the
+    host and read by the built seedctl (the target's in a cross build),
+    including 64-bit values beyond 32 bits, a last save after 2038, a table
+    of two pages, and the shorter status of a daemon without the connection
+    counters."""
     fields = dict(uptime_s=2**40 + 1, requests=2**33 + 2, bytes_served=2**50 + 3,
                   last_save_unix=4102444800, clients=7, seed_size=64, saves=2**35 + 5,
-                  save_failures=2**36 + 6)
+                  save_failures=2**36 + 6, refused=2**41 + 7, evicted=2**42 + 8,
+                  idle_closed=2**43 + 9, pid=4000001, users=50)
+    users = [dict(uid=1000 + 3 * i, clients=i % 3, refused=(2**40 + i) * (i % 2),
+                  evicted=i % 5) for i in range(49)]
+    users.append(dict(uid=wire.USERS_OTHERS, clients=0, refused=5, evicted=0))
     seed_file = "/var/lib/seedd/" + "s" * 200
     healthy = wire.STATUS_SEEDED | wire.STATUS_LAST_SAVE_OK
     for flags, error, rc in ((healthy, 0, 0), (wire.STATUS_SEEDED, 28, 1)):
@@ -931,9 +957,11 @@ def test_status_layout(tmp):
         check(wire.unpack_status(info) == dict(fields, flags=flags, last_save_error=error,
                                                version="9.8.7", seed_file=seed_file),
               "pack_status and unpack_status disagree")
+        check(wire.unpack_users(wire.pack_users(users[:3], True)) == (users[:3], True),
+              "pack_users and unpack_users disagree")
         for args in (["status", "--json"], ["status"]):
             path = tmp / "fake-%d-%d.sock" % (flags, len(args))
-            s, t = fake_status_daemon(path, info)
+            s, t = fake_status_daemon(path, info, users)
             r = subprocess.run(target(SEEDCTL, "--socket", path, *args), capture_output=True,
                                text=True, timeout=30)
             t.join(10)
@@ -943,7 +971,9 @@ def test_status_layout(tmp):
             if "--json" in args:
                 st = json.loads(r.stdout)
                 for k, v in fields.items():
-                    check(st[k] == v, "%s: %r, packed %r" % (k, st[k], v))
+                    if k != "users":
+                        check(st[k] == v, "%s: %r, packed %r" % (k, st[k], v))
+                check(st["users"] == users, "users: %r" % st["users"])
                 check(st["version"] == "9.8.7" and st["seed_file"] == seed_file, st)
                 check(st["seeded"] and st["last_save_ok"] == (error == 0), st)
                 check(st["last_save_error"] == (os.strerror(error) if error else ""), st)
@@ -955,6 +985,39 @@ def test_status_layout(tmp):
                 check(str(fields["bytes_served"]) in r.stdout, r.stdout)
                 check(not error or "FAILED: %s (ENOSPC)" % os.strerror(error) in r.stdout,
                       r.stdout)
+                check("pid:        4000001\n" in r.stdout and
+                      "%d refused, %d closed for newcomers, %d closed idle"
+                      % (fields["refused"], fields["evicted"], fields["idle_closed"])
+                      in r.stdout, r.stdout)
+                listed = [u for u in users if u["refused"] or u["evicted"]]
+                for u in listed:
+                    who = "others:" if u["uid"] == wire.USERS_OTHERS else "uid %d:" % u["uid"]
+                    check("  %-11s %d refused, %d closed for newcomers, %d connected\n"
+                          % (who, u["refused"], u["evicted"], u["clients"]) in r.stdout,
+                          "%s not listed: %s" % (who, r.stdout))
+                check(len(re.findall(r"^  (uid \d+|others):", r.stdout, re.M)) == len(listed),
+                      r.stdout)
+
+    # A daemon without the connection counters: the older, shorter status.
+    old = wire.pack_status(flags=healthy, version="0.9", seed_file=seed_file,
+                           **dict(fields, refused=0, evicted=0, idle_closed=0, pid=0,
+                                  users=0))[:wire.STATUS_V1_SIZE]
+    for args in (["status", "--json"], ["status"]):
+        path = tmp / "fake-v1-%d.sock" % len(args)
+        s, t = fake_status_daemon(path, old)
+        r = subprocess.run(target(SEEDCTL, "--socket", path, *args), capture_output=True,
+                           text=True, timeout=30)
+        t.join(10)
+        s.close()
+        check(r.returncode == 0, "%s on an older daemon: exit %d: %s" % (args, r.returncode,
+                                                                         r.stderr))
+        if "--json" in args:
+            st = json.loads(r.stdout)
+            check(st["clients"] == 7 and st["requests"] == fields["requests"], st)
+            check(all(st[k] is None for k in ("pid", "refused", "evicted", "idle_closed",
+                                                "users")), st)
+        else:
+            check("clients:    7\n" in r.stdout and "pid:" not in r.stdout, r.stdout)
 
 
 def status_of(tmp, name, *args, **fields):

@@ -689,7 +689,7 @@ STATUS_KEYS = {"version", "protocol", "socket", "healthy", "seeded", "seed_file"
                "last_save_unix", "last_save_ok", "last_save_error", "last_save_errno", "saves",
                "save_failures",
                "uptime_s", "requests", "bytes_served", "clients", "encrypted", "clone_suspected",
-               "seed_origin", "limited"}
+               "seed_origin", "pid", "refused", "evicted", "idle_closed", "users", "limited"}
 
 
 def test_status_json_keys(tmp):
