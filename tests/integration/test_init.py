@@ -5,12 +5,15 @@ stopping the real seedd on a temp dir: with the host's sh and Debian's
 start-stop-daemon, and with busybox's sh and start-stop-daemon."""
 
 import os
+import random
+import re
 import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 
-from seeddtest import Skip, check, main, read_file, SEEDD, SEEDCTL, SCTOOL, target
+from seeddtest import Skip, check, for_others, main, read_file, SEEDD, SEEDCTL, SCTOOL, target
 
 INIT = os.environ["SEEDD_INIT"]
 
@@ -34,16 +37,18 @@ def command(program):
 class Init:
     """The init script with its settings pointing into tmp."""
 
-    def __init__(self, tmp, shell, path=None):
+    def __init__(self, tmp, shell, path=None, seedd=SEEDD, seedctl=SEEDCTL, **settings):
+        join = tmp.__truediv__ if hasattr(tmp, "path") else lambda p: os.path.join(tmp, p)
         self.tmp = tmp
         self.shell = shell
-        self.seed_file = tmp / "data/seedd/seedfile"
-        self.sock = tmp / "run/seedd/seedd.sock"
-        self.pidfile = tmp / "seedd.pid"
-        self.log = tmp / "seedd.log"
-        self.env = dict(os.environ, SEEDD_CONFIG="/dev/null", SEEDD=command(SEEDD),
-                        SEEDCTL=command(SEEDCTL), SEEDD_SEED_FILE=self.seed_file,
-                        SEEDD_SOCKET=self.sock, SEEDD_LOG=self.log, SEEDD_PIDFILE=self.pidfile)
+        self.seed_file = join("data/seedd/seedfile")
+        self.sock = join("run/seedd/seedd.sock")
+        self.pidfile = join("seedd.pid")
+        self.log = join("seedd.log")
+        self.env = dict(os.environ, SEEDD_CONFIG="/dev/null", SEEDD=command(seedd),
+                        SEEDCTL=command(seedctl), SEEDD_SEED_FILE=self.seed_file,
+                        SEEDD_SOCKET=self.sock, SEEDD_LOG=self.log, SEEDD_PIDFILE=self.pidfile,
+                        **settings)
         if path:
             self.env["PATH"] = path + ":" + self.env["PATH"]
 
@@ -95,12 +100,31 @@ def lifecycle(tmp, shell, path=None):
         r = init("start")
         check(r.returncode == 0 and "already running" in r.stdout and init.pid() == pid, r)
 
+        # Debian Policy 9.3.2: no reload (seedd reads its settings at start only), so
+        # reload says so and changes nothing, and force-reload restarts.
+        r = init("reload")
+        check(r.returncode == 3 and "force-reload" in r.stderr and init.pid() == pid and
+              alive(pid), "reload: %s" % (r,))
+        before = read_file(init.seed_file)
+        r = init("force-reload")
+        check(r.returncode == 0 and "seedd stopped" in r.stdout and "seedd started" in r.stdout,
+              "force-reload: %s" % (r,))
+        check(not alive(pid) and init.pid() != pid and alive(init.pid()),
+              "force-reload did not replace pid %d" % pid)
+        check(read_file(init.seed_file) != before, "no save and update across force-reload")
+        pid = init.pid()
+        after_start = read_file(init.seed_file)
+
         r = init("stop")
         check(r.returncode == 0 and "seedd stopped" in r.stdout, "stop: %s" % (r,))
         check(not alive(pid), "seedd still runs after stop")
         check(not os.path.exists(init.pidfile), "pid file left after stop")
         check(read_file(init.seed_file) != after_start, "no final save on stop")
-        check("stopping" in read_file(init.log).decode(), "seedd's log is not in %s" % init.log)
+        lines = read_file(init.log).decode().splitlines()
+        check("seedd: received SIGTERM, stopping" in "\n".join(lines),
+              "seedd's log is not in %s" % init.log)
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d seedd: "
+        check(all(re.match(stamp, l) for l in lines), "a log line without its time: %s" % lines)
         r = init("status")
         check(r.returncode == 3, r)
         r = init("stop")
@@ -115,6 +139,86 @@ def lifecycle(tmp, shell, path=None):
         check(r.returncode == 3, r)
     finally:
         init.kill()
+
+
+DAEMON_USER = os.environ["DAEMON_USER"]
+
+
+def documented_useradd(name):
+    """The useradd command the init script's header gives, for the user name."""
+    with open(INIT) as f:
+        text = f.read()
+    m = re.search(r"^#   (useradd .*?) \\\n#\s+(.*?)\n", text, re.M)
+    check(m, "the init script documents no useradd command")
+    words = (m.group(1) + " " + m.group(2)).split()
+    check(words[-1] == DAEMON_USER, "the documented command does not make %s: %s"
+          % (DAEMON_USER, words))
+    return words[:-1] + [name]
+
+
+def user_exists(name):
+    return subprocess.run(["id", "-u", name], capture_output=True).returncode == 0
+
+
+def test_init_script_user(tmp):
+    """A SEEDD_USER that does not exist: start refuses at once and says how to make
+    it. The command the script documents makes a system user without a home or a
+    shell; as the daemon user seedd runs, as another one clients do not trust it
+    and the start fails at once, saying so."""
+    if not shutil.which("start-stop-daemon"):
+        raise Skip("start-stop-daemon is not installed")
+    tag = "sdt%04d" % random.randrange(10000)
+    init = Init(tmp, ["sh"], SEEDD_USER=tag + "none")
+    r = init("start")
+    check(r.returncode == 1 and "no user %snone" % tag in r.stderr and
+          " ".join(documented_useradd(tag + "none")) in r.stderr, "missing user: %s" % (r,))
+    check(not os.path.exists(init.pidfile) and not os.path.exists(init.seed_file),
+          "a start for a missing user left %s" % os.listdir(tmp.path))
+    if os.geteuid() != 0 or not shutil.which("useradd"):
+        print("missing user refused; not root or no useradd: no user is made")
+        return
+    made = []
+    # Where the users can reach seedd, its socket and its state.
+    base = tempfile.mkdtemp(prefix="seedd-init-")
+    os.chmod(base, 0o755)
+    try:
+        other = tag + "other"
+        for name in [other] + ([] if user_exists(DAEMON_USER) else [DAEMON_USER]):
+            r = subprocess.run(documented_useradd(name), capture_output=True, text=True)
+            check(r.returncode == 0, "the documented useradd failed: %s" % r.stderr)
+            made.append(name)
+        pw = subprocess.check_output(["getent", "passwd", other], text=True).strip().split(":")
+        check(int(pw[2]) < 1000 and pw[5] == "/nonexistent" and pw[6].endswith("nologin") and
+              user_exists(other) and subprocess.run(["getent", "group", other]).returncode == 0,
+              "the documented useradd made %s" % pw)
+        seedd, seedctl = for_others(SEEDD), for_others(SEEDCTL)
+        for i, name in enumerate((DAEMON_USER, other)):
+            init = Init(os.path.join(base, str(i)), ["sh"], seedd=seedd, seedctl=seedctl,
+                        SEEDD_USER=name)
+            os.mkdir(init.tmp, 0o755)
+            r = init("start")
+            if name == other:
+                check(r.returncode == 1 and "Operation not permitted" in r.stderr and
+                      not os.path.exists(init.pidfile), "start as %s: %s" % (name, r))
+                continue
+            check(r.returncode == 0, "start as %s: %s" % (name, r))
+            uid = int(subprocess.check_output(["id", "-u", name]))
+            with open("/proc/%d/status" % init.pid()) as f:
+                ids = dict(l.split(":", 1) for l in f.read().splitlines())["Uid"].split()
+            check(ids == [str(uid)] * 4, "seedd runs as uids %s, not %d" % (ids, uid))
+            check(os.stat(init.seed_file).st_uid == uid, "the seed file is not %s's" % name)
+            r = init("stop")
+            check(r.returncode == 0, "stop: %s" % (r,))
+        print("documented useradd: system user, no home, nologin; seedd ran as %s (%s); "
+              "as %s the start failed at once: not trusted"
+              % (DAEMON_USER, "made here" if DAEMON_USER in made else "there already", other))
+    finally:
+        for i in range(2):
+            Init(os.path.join(base, str(i)), ["sh"]).kill()
+        for name in made:
+            subprocess.run(["userdel", name], capture_output=True)
+            subprocess.run(["groupdel", name], capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_init_script(tmp):
