@@ -8,6 +8,7 @@ must end with no failed units.
 """
 
 import datetime
+import json
 import os
 import re
 
@@ -423,6 +424,27 @@ def test_journal(tmp):
         c.run("chmod", "0600", SEED_FILE)
         c.run("systemctl", "reset-failed", SERVICE)
         c.seedctl_get()
+
+        # One configuration path for both init systems: SEEDD_OPTS in /etc/default/seedd.
+        c.write("/etc/default/seedd", '# as the init script reads it too\n'
+                'SEEDD_OPTS="--save-interval 2 --idle-timeout 7"\n')
+        c.run("systemctl", "restart", SERVICE)
+        c.seedctl_get()
+        argv = c.read_bytes("/proc/%d/cmdline" % main_pid(c)).split(b"\0")[:-1]
+        check(argv[-4:] == [b"--save-interval", b"2", b"--idle-timeout", b"7"],
+              "SEEDD_OPTS from /etc/default/seedd did not reach seedd: %r" % argv)
+
+        def saves():
+            return json.loads(c.run("seedctl", "status", "--json").stdout)["saves"]
+        first = saves()
+        wait_for(lambda: saves() >= first + 2, 30, "two saves at --save-interval 2")
+        c.run("rm", "/etc/default/seedd")
+        c.run("systemctl", "restart", SERVICE)
+        c.seedctl_get()
+        argv = c.read_bytes("/proc/%d/cmdline" % main_pid(c)).split(b"\0")[:-1]
+        check(argv[-1] == SOCKET.encode(), "without /etc/default/seedd: %r" % argv)
+        log("SEEDD_OPTS in /etc/default/seedd: on seedd's command line, saves every 2 s; "
+            "without the file, the unit's own command line")
 
 
 def test_security(tmp):
