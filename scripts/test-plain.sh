@@ -1,6 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# test-plain.sh [DIR]
+# test-plain.sh [DIR [MESON TEST ARGUMENTS]...]
 #
 # The test run of a distribution's package build (dh_auto_test under sbuild):
 # the source copied to a fresh directory, configured without options, built
@@ -12,10 +12,12 @@
 #
 # The copy lives in a temp dir the user can reach (the checkout may be in a
 # private home); DIR (default build-plain) keeps its meson-logs, whose
-# testlog.json scripts/test.sh counts.
+# testlog.json scripts/test.sh counts. Arguments after DIR go to meson test
+# (test names, --repeat), to rerun some tests the same way.
 set -eu
 cd "$(dirname "$0")/.."
 out=${1:-build-plain}
+[ $# -eq 0 ] || shift
 top=$PWD
 rm -rf "$out/meson-logs"
 mkdir -p "$out"
@@ -40,8 +42,8 @@ else
 fi
 
 # shellcheck disable=SC2016 # expanded by the inner shell
-script='cd "$1" && meson setup build && ninja -C build &&
-	meson test -C build --no-rebuild --print-errorlogs --num-processes 2'
+script='cd "$1" && shift && meson setup build && ninja -C build &&
+	meson test -C build --no-rebuild --print-errorlogs --num-processes 2 "$@"'
 env="PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 HOME=$work"
 status=0
 if [ "$(id -u)" -eq 0 ]; then
@@ -53,11 +55,11 @@ if [ "$(id -u)" -eq 0 ]; then
 	# shellcheck disable=SC2086 # env is words
 	unshare --net sh -c 'ip link set lo up && exec "$@"' sh \
 		setpriv --reuid="$user" --regid="$user" --clear-groups -- \
-		env -i $env sh -c "$script" sh "$work/src" || status=1
+		env -i $env sh -c "$script" sh "$work/src" "$@" || status=1
 else
 	echo "=== plain meson test as $(id -un) (not root: network left as it is), in $work/src"
 	# shellcheck disable=SC2086
-	env -i $env sh -c "$script" sh "$work/src" || status=1
+	env -i $env sh -c "$script" sh "$work/src" "$@" || status=1
 fi
 cp -R "$work/src/build/meson-logs" "$out/" 2>/dev/null || :
 exit $status
