@@ -350,6 +350,21 @@ int seedfile_generate(uint8_t *seed, size_t len, char *why, size_t whylen)
 }
 
 /*
+ * Whether the only other name of the file st is name's own temp name: a
+ * replacement without RENAME_NOREPLACE (see rename_noreplace()) interrupted
+ * between its link and its unlink, which seedfile_lock() finishes.
+ */
+static int temp_link(int dirfd, const char *name, const struct stat *st)
+{
+	char tmp[NAME_MAX + 1];
+	struct stat ts;
+
+	return st->st_nlink == 2 && tmp_name(tmp, sizeof(tmp), name) == 0 &&
+	       fstatat(dirfd, tmp, &ts, AT_SYMLINK_NOFOLLOW) == 0 && ts.st_dev == st->st_dev &&
+	       ts.st_ino == st->st_ino;
+}
+
+/*
  * Opens name in dirfd for reading after the checks every secret file gets:
  * no symlink, a regular file, owned by uid, no access for group or others,
  * and with SEEDFILE_ONE_LINK no second name. Returns the fd with *st filled
@@ -391,7 +406,7 @@ static int open_checked(int dirfd, const char *name, uid_t uid, unsigned flags, 
 		return -EINVAL;
 	}
 	/* Another name would keep a seed after its replacement, or alias a file of somebody's. */
-	if ((flags & SEEDFILE_ONE_LINK) && st->st_nlink != 1) {
+	if ((flags & SEEDFILE_ONE_LINK) && st->st_nlink != 1 && !temp_link(dirfd, name, st)) {
 		snprintf(why, whylen,
 			 "has %lu hard links: another name for it could keep or alias the seed (provision a new one)",
 			 (unsigned long)st->st_nlink);
@@ -459,6 +474,25 @@ static int write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Renames tmp to name unless name exists (-EEXIST). Where the file system
+ * has no RENAME_NOREPLACE (EINVAL: FUSE's libfuse 2 API, some network file
+ * systems), link() gives the same guarantee, as it never replaces either;
+ * the temp name is then unlinked. Both are in one directory, made durable by
+ * the same fsync of it, and a crash between the two leaves the seed under
+ * both names, which seedfile_lock() tidies like any stale temp file.
+ */
+static int rename_noreplace(int dirfd, const char *tmp, const char *name)
+{
+	if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	if (linkat(dirfd, tmp, dirfd, name, 0) < 0)
+		return -errno;
+	return unlinkat(dirfd, tmp, 0) < 0 ? -errno : 0;
+}
+
 int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t len, unsigned flags)
 {
 	char tmp[NAME_MAX + 1];
@@ -478,8 +512,9 @@ int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t le
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
 		r = -errno;
-	if (r == 0 && renameat2(dirfd, tmp, dirfd, name,
-				(flags & SEEDFILE_NOREPLACE) ? RENAME_NOREPLACE : 0) < 0)
+	if (r == 0 && (flags & SEEDFILE_NOREPLACE))
+		r = rename_noreplace(dirfd, tmp, name);
+	else if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
 	if (r < 0) {
 		unlinkat(dirfd, tmp, 0);

@@ -77,7 +77,8 @@ int seedfile_write(struct seedfile *sf, const uint8_t *buf, size_t len);
 /*
  * Writes name in dirfd atomically and durably: temp file (O_EXCL, 0600) in
  * the same directory, write, fsync, rename, fsync of the directory. With
- * SEEDFILE_NOREPLACE an existing file is kept and -EEXIST returned.
+ * SEEDFILE_NOREPLACE an existing file is kept and -EEXIST returned, also on
+ * file systems without renameat2(RENAME_NOREPLACE).
  */
 int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t len, unsigned flags);
 
@@ -91,8 +92,9 @@ int seedfile_write_at(int dirfd, const char *name, const uint8_t *buf, size_t le
 int seedfile_check_bytes(const uint8_t *buf, size_t len, char *why, size_t whylen);
 
 /* Flags for seedfile_read_at(). */
-#define SEEDFILE_ROOT_OK 1u  /* also accept root as owner and group bits (a systemd credential) */
-#define SEEDFILE_ONE_LINK 2u /* refuse a file with another name: a seed file */
+#define SEEDFILE_ROOT_OK 1u /* also accept root as owner and group bits (a systemd credential) */
+/* Refuse a file with another name (a seed file), but for its own temp name, see seedfile_lock(). */
+#define SEEDFILE_ONE_LINK 2u
 
 /*
  * Reads a small secret file (a seedfile in either format, or a key): no

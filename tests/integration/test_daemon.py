@@ -162,6 +162,15 @@ def test_refuse_hard_link(tmp):
     expect_refused_paths(d, [d.seed_file, "2 hard links"], [d.seed_file, tmp / "another-name"])
     os.unlink(tmp / "another-name")
     serves(tmp, d.seed_file, "control")
+    # Its own temp name as the second one is a replacement without RENAME_NOREPLACE
+    # cut between link and unlink: seedctl check accepts it, seedd removes the temp name.
+    temp = tmp / ".seedfile.tmp"
+    os.link(d.seed_file, temp)
+    r = subprocess.run(target(SEEDCTL, "check", d.seed_file), capture_output=True, text=True)
+    check(r.returncode == 0, "check with the temp name as second link: %s" % r.stderr)
+    serves(tmp, d.seed_file, "temp name as second link")
+    check(not os.path.exists(temp), "seedd left the stale temp name")
+    check(os.stat(d.seed_file).st_nlink == 1, "seed file still has two names")
 
 
 def test_refuse_lock_file(tmp):
