@@ -166,6 +166,19 @@ static int open_out_dir(const char *dir, int *created)
 	return fd;
 }
 
+/* fsync(2) of the directory above dirfd, reached through "..". 0, or -1 with errno set. */
+static int sync_parent(int dirfd)
+{
+	int fd = openat(dirfd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	close(fd);
+	return r;
+}
+
 /* Without force, no file of the batch may exist yet. 0, or -1 after a message. */
 static int batch_absent(int dirfd, const char *dir, uint64_t count)
 {
@@ -256,6 +269,11 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 		/* Only an empty directory goes: at worst one that was swapped in. */
 		if (created)
 			rmdir(dir);
+		return EXIT_FAIL;
+	}
+	/* A directory made here survives a power cut only once its parent is synced. */
+	if (created && sync_parent(dirfd) < 0) {
+		cli_error("cannot sync the directory above %s: %s", dir, strerror(errno));
 		return EXIT_FAIL;
 	}
 	if (!force && batch_absent(dirfd, dir, count) < 0)
