@@ -26,7 +26,7 @@ case ${1:-} in
 esac
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
-	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format patchelf uidmap
+	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format patchelf uidmap python3-fusepy
 top=$PWD
 main=build-test
 status=0
