@@ -25,6 +25,8 @@
 set -euo pipefail
 
 die() { echo "build-mbedtls: $*" >&2; exit 1; }
+# shellcheck source=compile.sh
+. "$(dirname "$0")/compile.sh"
 
 prefix_only=0
 if [ "${1:-}" = --prefix-only ]; then
@@ -165,31 +167,6 @@ if [ $prefix_only -eq 1 ]; then
 	exit 0
 fi
 
-# compile OUTPUT SOURCE [CFLAGS...] -- [LDFLAGS...]: one test program, rebuilt
-# when it is older than its source, the headers or what it links.
-compile() {
-	local out=$top/bin/$1 source=$here/$2
-	shift 2
-	local cflags=() ldflags=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do
-		cflags+=("$1")
-		shift
-	done
-	[ $# -eq 0 ] || shift
-	ldflags=("$@")
-
-	local dep stale=0
-	[ -f "$out" ] || stale=1
-	for dep in "$source" "$here/drbg-print.h" "$seedd_include/seedclient.h" "$0" "${ldflags[@]}"; do
-		[ -f "$dep" ] || continue
-		[ "$dep" -nt "$out" ] && stale=1
-	done
-	[ $stale -eq 1 ] || return 0
-	"$cc" -O2 -Wall -Wextra -Werror "${cflags[@]}" -I"$seedd_include" -o "$out" "$source" \
-		"${ldflags[@]}" -L"$libdir" -lseedclient -Wl,-rpath,"$libdir" ||
-		die "failed to compile $source"
-}
-
 # program NAME SERIES CONFIG: links a test program against one build.
 program() {
 	local name=$1 series=$2 config=$3 dir=$top/build-$2-$3
@@ -199,11 +176,7 @@ program() {
 		"$dir/library/libmbedcrypto.a"
 }
 
-# The test programs carry libdir as their run path: relink them all when it moves.
-if [ "$(cat "$top/bin/.libdir" 2>/dev/null)" != "$libdir" ]; then
-	rm -f "$top/bin/"*
-	echo "$libdir" >"$top/bin/.libdir"
-fi
+bin_for_libdir
 
 for series in 2.28 3.6; do
 	for config in opt2 opt3 sha256; do
