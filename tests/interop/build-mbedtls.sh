@@ -12,10 +12,12 @@
 # Environment: LIBDIR, the directory holding libseedclient.so (default
 # BUILDDIR/client); SEEDD_INCLUDE, the directory holding seedclient.h
 # (default: BUILDDIR/include, where the build makes it); CC (default cc).
+# Option 2 builds take include/seedclient_nv_seed.h from the source tree.
 #
 # Builds, each in BUILDDIR/interop/build-SERIES-CONFIG:
-#   opt2    NV seed callbacks named at build time (MBEDTLS_PLATFORM_STD_NV_SEED_*),
-#           plus Mbed TLS's unmodified programs/ssl/ssl_server2 and ssl_client2
+#   opt2    NV seed callbacks named at build time: include/seedclient_nv_seed.h,
+#           the installed header, as MBEDTLS_USER_CONFIG_FILE, plus Mbed TLS's
+#           unmodified programs/ssl/ssl_server2 and ssl_client2
 #   opt3    NV seed callbacks installed at run time (mbedtls_platform_set_nv_seed)
 #   sha256  opt3 with MBEDTLS_ENTROPY_FORCE_SHA256 (32-byte entropy blocks)
 # All have MBEDTLS_NO_PLATFORM_ENTROPY, so seedd is the only strong source.
@@ -39,6 +41,7 @@ builddir=$(cd "$1" && pwd)
 top=$builddir/interop
 libdir=${LIBDIR:-$builddir/client}
 seedd_include=${SEEDD_INCLUDE:-$builddir/include}
+nv_seed_h=$here/../../include/seedclient_nv_seed.h
 cc=${CC:-cc}
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -63,13 +66,7 @@ settings() {
 	MBEDTLS_NO_PLATFORM_ENTROPY
 	EOF
 	case $1 in
-	opt2)
-		cat <<-EOF
-		MBEDTLS_PLATFORM_STD_NV_SEED_READ seedclient_nv_seed_read
-		MBEDTLS_PLATFORM_STD_NV_SEED_WRITE seedclient_nv_seed_write
-		MBEDTLS_USER_CONFIG_FILE "seedd_nv_seed_config.h"
-		EOF
-		;;
+	opt2) echo 'MBEDTLS_USER_CONFIG_FILE "seedclient_nv_seed.h"' ;;
 	opt3) ;;
 	sha256) echo MBEDTLS_ENTROPY_FORCE_SHA256 ;;
 	*) die "unknown configuration $1" ;;
@@ -107,7 +104,7 @@ build() {
 		targets "$series" "$config"
 		if [ "$config" = opt2 ]; then
 			echo "$libdir"
-			cat "$here/seedd_nv_seed_config.h"
+			cat "$nv_seed_h"
 		fi
 	)
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
@@ -117,7 +114,7 @@ build() {
 	local start=$SECONDS
 	rm -rf "$dir" "$stamp"
 	cp -a "$src" "$dir"
-	[ "$config" != opt2 ] || cp "$here/seedd_nv_seed_config.h" "$dir/include/"
+	[ "$config" != opt2 ] || cp "$nv_seed_h" "$dir/include/"
 
 	local tool name value
 	tool=$(config_tool "$series")
