@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
- * Mbed TLS 3.6: psa_crypto_init() seeds PSA's internal DRBG through the
- * entropy module, whose only strong source here is the NV seed served by
- * seedd. Prints 32 bytes from psa_generate_random() as hex.
- * Option 3 by default; -DSEEDD_OPTION2 for a build with the callbacks' names.
+ * psa_crypto_init() seeds PSA's internal DRBG, whose only source here is
+ * seedd; prints 32 bytes from psa_generate_random() as hex.
+ *
+ * Mbed TLS 3.6: through the entropy module's NV seed (MBEDTLS_NO_PLATFORM_ENTROPY).
+ * Mbed TLS 4 (TF-PSA-Crypto 1.x), without MBEDTLS_PSA_BUILTIN_GET_ENTROPY:
+ * through the NV seed, or through mbedtls_platform_get_entropy() from
+ * libseedclient-entropy with -DSEEDD_ENTROPY_HOOK.
+ *
+ * Option 3 by default (the callbacks installed here); -DSEEDD_OPTION2 for a
+ * build with the callbacks' names, -DSEEDD_ENTROPY_HOOK for the hook: then
+ * this program has no seeding code at all.
  */
+#include <stdint.h>
 #include <stdio.h>
 
 #include <mbedtls/platform.h>
@@ -12,7 +20,24 @@
 
 #include <seedclient.h>
 
-#if !defined(MBEDTLS_ENTROPY_NV_SEED) || !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
+#if defined(TF_PSA_CRYPTO_VERSION_MAJOR)
+#if defined(MBEDTLS_PSA_BUILTIN_GET_ENTROPY)
+#error "needs a build without MBEDTLS_PSA_BUILTIN_GET_ENTROPY, so that seedd is the only source"
+#endif
+#if defined(SEEDD_ENTROPY_HOOK)
+#if !defined(MBEDTLS_PSA_DRIVER_GET_ENTROPY) || defined(MBEDTLS_ENTROPY_NV_SEED)
+#error "needs a build whose only source is MBEDTLS_PSA_DRIVER_GET_ENTROPY"
+#endif
+/* What libseedclient-entropy, which includes no Mbed TLS header, relies on. */
+_Static_assert(PSA_ERROR_INSUFFICIENT_ENTROPY == -148, "PSA_ERROR_INSUFFICIENT_ENTROPY");
+_Static_assert(PSA_ERROR_NOT_SUPPORTED == -134, "PSA_ERROR_NOT_SUPPORTED");
+_Static_assert(sizeof(psa_driver_get_entropy_flags_t) == sizeof(uint32_t) &&
+		   (psa_driver_get_entropy_flags_t)-1 > 0,
+	       "psa_driver_get_entropy_flags_t is a uint32_t");
+#elif !defined(MBEDTLS_ENTROPY_NV_SEED) || !defined(MBEDTLS_ENTROPY_NO_SOURCES_OK)
+#error "needs MBEDTLS_ENTROPY_NV_SEED as the only source (MBEDTLS_ENTROPY_NO_SOURCES_OK)"
+#endif
+#elif !defined(MBEDTLS_ENTROPY_NV_SEED) || !defined(MBEDTLS_NO_PLATFORM_ENTROPY)
 #error "needs an Mbed TLS build with MBEDTLS_ENTROPY_NV_SEED and MBEDTLS_NO_PLATFORM_ENTROPY"
 #endif
 
@@ -21,7 +46,7 @@ int main(void)
 	unsigned char out[32];
 	psa_status_t status;
 
-#ifndef SEEDD_OPTION2
+#if !defined(SEEDD_OPTION2) && !defined(SEEDD_ENTROPY_HOOK)
 	if (mbedtls_platform_set_nv_seed(seedclient_nv_seed_read, seedclient_nv_seed_write) != 0) {
 		fprintf(stderr, "psa-random: mbedtls_platform_set_nv_seed failed\n");
 		return 1;

@@ -5,8 +5,11 @@
 Usage: run-interop.py CASE   (run-interop.py --list prints the cases)
 
 Environment: SEEDD and SEEDCTL (the built programs), LIBDIR (directory of
-libseedclient.so), BUILDDIR (meson build dir; Mbed TLS is fetched and built
-under BUILDDIR/interop by build-mbedtls.sh, serialised and cached).
+libseedclient.so and libseedclient-entropy.so), BUILDDIR (meson build dir;
+Mbed TLS is fetched and built under BUILDDIR/interop by build-mbedtls.sh,
+serialised and cached). The Mbed TLS 4 cases build from the source
+$SEEDD_MBEDTLS4_SOURCE (else $SEEDD_MBEDTLS4_SOURCE_OPTION, meson
+-Dmbedtls4_source=) names, with build-mbedtls4.sh, and skip saying so without.
 
 Each case starts its own seedd on a temporary directory and checks through
 `seedctl status --json` ("requests") that the seeds came from it.
@@ -25,6 +28,28 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 VERSIONS = ("2.28", "3.6")
 CONFIGS = ("opt2", "opt3", "sha256")
 FAIL_FAST_S = 1.0
+# Mbed TLS 4: doc options 2 and 3 and the MBEDTLS_PSA_DRIVER_GET_ENTROPY hook.
+CONFIGS4 = ("opt2", "opt3", "entropy")
+SUITES4 = ("entropy", "random", "ctr_drbg", "psa_crypto_init", "ssl")
+PSA_INSUFFICIENT_ENTROPY = "-148"
+# Cases of Mbed TLS 4's own test suites that cannot pass here, and why.
+XFAIL4 = {
+    ("opt2", "psa_crypto_init", "NV seed only: less than minimum"): "NV_SEED_WRITTEN",
+    ("opt2", "psa_crypto_init", "NV seed only: less than one block"): "NV_SEED_WRITTEN",
+    ("opt3", "psa_crypto_init", "NV seed only: less than minimum"): "NV_SEED_WRITTEN",
+    ("opt3", "psa_crypto_init", "NV seed only: less than one block"): "NV_SEED_WRITTEN",
+    ("entropy", "entropy", "Test get_entropy driver callback"): "FAKE_SOURCE",
+}
+XFAIL4_WHY = {
+    "NV_SEED_WRITTEN": "writes a seed shorter than the minimum and expects psa_crypto_init() "
+                       "to fail reading it back; seedd never stores what a client writes "
+                       "(it mixes it in) and serves fresh full blocks",
+    "FAKE_SOURCE": "forces failures through the test framework's fake "
+                   "mbedtls_platform_get_entropy(), which this build replaces by "
+                   "libseedclient-entropy's",
+}
+# Suites that never reach the entropy source: they must pass with and without seedd.
+OWN_ENTROPY4 = {"ctr_drbg": "feeds CTR_DRBG its test vectors' own entropy"}
 
 
 class Failure(Exception):
@@ -54,7 +79,8 @@ class Env:
         self.seedctl = env_path("SEEDCTL")
         self.libdir = env_path("LIBDIR")
         self.builddir = env_path("BUILDDIR")
-        self.bindir = os.path.join(self.builddir, "interop", "bin")
+        self.interop = os.path.join(self.builddir, "interop")
+        self.bindir = os.path.join(self.interop, "bin")
 
     def prog(self, name):
         return os.path.join(self.bindir, name)
@@ -157,7 +183,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-def case_tls(env, daemon, version):
+def case_tls(env, daemon, version, protocols=(None,)):
+    """ssl_server2 and ssl_client2 of one build, each seeded from seedd, for a
+    handshake per protocol (None: the build's default) with the client
+    verifying the server's certificate."""
     server = env.prog(f"ssl_server2-{version}")
     client = env.prog(f"ssl_client2-{version}")
     port = str(free_port())
@@ -180,18 +209,26 @@ def case_tls(env, daemon, version):
         check(server_requests >= 1,
               f"ssl_server2 {version} seeded its DRBG from seedd ({server_requests} requests)")
 
-        before = daemon.requests()
-        rc, out, err, _ = run(daemon, [client, "server_addr=127.0.0.1", f"server_port={port}",
-                                       "server_name=localhost"])
-        # The handshake reports the negotiated protocol once it has finished.
-        if rc != 0 or "[ Protocol is" not in out or "Verifying peer X.509 certificate... ok" not in out:
-            raise Failure(f"ssl_client2 {version} failed ({rc}): {out[-2000:]} {err[-500:]}")
-        client_requests = daemon.requests() - before
-        check(client_requests >= 1,
-              f"ssl_client2 {version} handshake ok, seeded from seedd ({client_requests} requests)")
-        for line in out.splitlines():
-            if "Protocol is" in line or "Ciphersuite is" in line:
-                log("   " + line.strip())
+        for proto in protocols:
+            before = daemon.requests()
+            argv = [client, "server_addr=127.0.0.1", f"server_port={port}",
+                    "server_name=localhost"]
+            if proto:
+                argv += [f"force_version={proto}", "auth_mode=required"]
+            rc, out, err, _ = run(daemon, argv)
+            # The handshake reports the negotiated protocol once it has finished.
+            want = "[ Protocol is " + ({"tls13": "TLSv1.3", "tls12": "TLSv1.2"}[proto]
+                                       if proto else "")
+            if rc != 0 or want not in out or "Verifying peer X.509 certificate... ok" not in out:
+                raise Failure(f"ssl_client2 {version} {proto or ''} failed ({rc}): "
+                              f"{out[-2000:]} {err[-500:]}")
+            client_requests = daemon.requests() - before
+            check(client_requests >= 1,
+                  f"ssl_client2 {version} {proto or ''} handshake ok, certificate verified, "
+                  f"seeded from seedd ({client_requests} requests)")
+            for line in out.splitlines():
+                if "Protocol is" in line or "Ciphersuite is" in line:
+                    log("   " + line.strip())
     finally:
         srv.terminate()
         try:
@@ -201,8 +238,8 @@ def case_tls(env, daemon, version):
             srv.wait()
     with open(server_log) as f:
         text = f.read()
-    check("[ Protocol is" in text,
-          f"ssl_server2 {version} completed the handshake")
+    check(text.count("[ Protocol is") >= len(protocols),
+          f"ssl_server2 {version} completed {len(protocols)} handshake(s)")
 
 
 def case_drbg(env, daemon, version, config):
@@ -274,6 +311,182 @@ def case_nodaemon(env, daemon, version):
                         "server_port=9"], "mbedtls_ctr_drbg_seed returned -0x34", quiet=False)
 
 
+def check_hook(env, progs):
+    """Config (c): the programs take mbedtls_platform_get_entropy() from
+    libseedclient-entropy, which exports nothing else and needs only
+    libseedclient; none defines one of its own (the test framework's is
+    renamed away by build-mbedtls4.sh)."""
+    lib = os.path.join(env.libdir, "libseedclient-entropy.so")
+    exports = subprocess.run(["nm", "-D", "--defined-only", lib], capture_output=True,
+                             text=True, check=True).stdout.splitlines()
+    # "ADDRESS TYPE NAME@@VERSION"; type A is the version node itself.
+    funcs = {l.split()[2].split("@")[0] for l in exports
+             if len(l.split()) == 3 and l.split()[1] != "A"}
+    check(funcs == {"mbedtls_platform_get_entropy"},
+          f"libseedclient-entropy exports only mbedtls_platform_get_entropy ({sorted(funcs)})")
+    dyn = subprocess.run(["readelf", "-d", lib], capture_output=True, text=True,
+                         check=True).stdout
+    needed = {l.split("[")[1].split("]")[0] for l in dyn.splitlines() if "(NEEDED)" in l}
+    check("libseedclient.so.0" in needed and needed <= {"libseedclient.so.0", "libc.so.6"},
+          f"libseedclient-entropy links only libseedclient ({sorted(needed)})")
+    for prog in progs:
+        syms = subprocess.run(["nm", prog], capture_output=True, text=True,
+                              check=True).stdout.splitlines()
+        own = [l for l in syms if l.endswith(" T mbedtls_platform_get_entropy")]
+        used = [l for l in syms if " U mbedtls_platform_get_entropy@" in l]
+        if own or not used:
+            raise Failure(f"{prog} does not take mbedtls_platform_get_entropy() from "
+                          f"libseedclient-entropy: {own or 'no reference'}")
+    check(True, f"{len(progs)} program(s) call libseedclient-entropy's hook, none has its own")
+
+
+def case_psa4(env, daemon, config):
+    prog = env.prog(f"psa-random-4-{config}")
+    if config == "entropy":
+        check_hook(env, [prog])
+    distinct_outputs(daemon, prog)
+
+
+def case_tls4(env, daemon, config):
+    if config == "entropy":
+        check_hook(env, [env.prog("ssl_server2-4-entropy"), env.prog("ssl_client2-4-entropy")])
+    case_tls(env, daemon, f"4-{config}", protocols=("tls13", "tls12"))
+
+
+def suite_path(env, config, suite):
+    top = os.path.join(env.interop, f"build-4-{config}", "build")
+    return os.path.join(top, "tests" if suite == "ssl" else "tf-psa-crypto/tests",
+                        f"test_suite_{suite}")
+
+
+def run_suite(env, daemon, config, suite):
+    """One of Mbed TLS 4's test suites, in its directory (it reads and writes
+    files there). Returns (returncode, {case: PASS|FAIL|SKIP}, output, requests)."""
+    prog = suite_path(env, config, suite)
+    outcomes = os.path.join(daemon.dir, f"outcome-{suite}.csv")
+    if os.path.exists(outcomes):
+        os.unlink(outcomes)
+    env_ = dict(daemon.client_env(), MBEDTLS_TEST_OUTCOME_FILE=outcomes)
+    before = daemon.requests() if daemon.alive() else 0
+    try:
+        p = subprocess.run([prog], cwd=os.path.dirname(prog), env=env_,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           timeout=600)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"test_suite_{suite} ({config}) hung for 600 s")
+    requests = daemon.requests() - before if daemon.alive() else 0
+    result = {}
+    for line in seeddtest.read_file(outcomes).decode(errors="replace").splitlines():
+        fields = line.split(";")
+        at = next((i for i in range(4, len(fields)) if fields[i] in ("PASS", "FAIL", "SKIP")),
+                  None)
+        if at is not None:
+            result[";".join(fields[3:at])] = fields[at]
+    return p.returncode, result, p.stdout + p.stderr, requests
+
+
+def case_suites4(env, daemon, config):
+    """Mbed TLS 4's own test suites, each process seeded by seedd; then, with
+    seedd stopped, every suite that reads the entropy source fails."""
+    totals = {"passed": 0, "failed": 0, "xfail": 0, "skipped": 0}
+    for suite in SUITES4:
+        rc, result, out, requests = run_suite(env, daemon, config, suite)
+        if not result:
+            raise Failure(f"test_suite_{suite} ({config}) ran no case (exit {rc}): {out[-2000:]}")
+        counts = {"passed": 0, "failed": 0, "xfail": 0, "skipped": 0}
+        for case, outcome in result.items():
+            why = XFAIL4.get((config, suite, case))
+            if outcome == "SKIP":
+                counts["skipped"] += 1
+            elif why and outcome == "FAIL":
+                counts["xfail"] += 1
+                log(f"expected failure: {suite}: {case}: {XFAIL4_WHY[why]}")
+            elif why:
+                raise Failure(f"test_suite_{suite} ({config}): {case!r} passed, "
+                              f"but was expected to fail: {XFAIL4_WHY[why]}")
+            elif outcome == "PASS":
+                counts["passed"] += 1
+            else:
+                counts["failed"] += 1
+                log(f"FAILED: {suite}: {case}")
+        missing = [c for (cf, su, c) in XFAIL4 if cf == config and su == suite and c not in result]
+        if missing:
+            raise Failure(f"test_suite_{suite} ({config}) has no case {missing}")
+        if counts["failed"] or (rc == 0) != (counts["xfail"] == 0):
+            raise Failure(f"test_suite_{suite} ({config}): {counts}, exit {rc}: {out[-3000:]}")
+        if suite in OWN_ENTROPY4:
+            check(requests == 0, f"test_suite_{suite}: {OWN_ENTROPY4[suite]}: "
+                  f"no request to seedd ({requests})")
+        else:
+            check(requests >= 1, f"test_suite_{suite} seeded from seedd ({requests} requests)")
+        log(f"   {suite} ({config}): {counts['passed']} passed, {counts['failed']} failed, "
+            f"{counts['xfail']} expected failures, {counts['skipped']} skipped")
+        for k in totals:
+            totals[k] += counts[k]
+    log(f"ok: Mbed TLS 4 {config} test suites: {totals['passed']} passed, "
+        f"{totals['failed']} failed, {totals['xfail']} expected failures, "
+        f"{totals['skipped']} skipped")
+
+    rc = daemon.stop()
+    check(rc == 0, f"seedd stopped cleanly on SIGTERM (exit {rc})")
+    for suite in SUITES4:
+        rc, result, out, _ = run_suite(env, daemon, config, suite)
+        failed = sorted(c for c, o in result.items() if o == "FAIL")
+        how = f"killed by signal {-rc}" if rc < 0 else f"exit {rc}"
+        if suite in OWN_ENTROPY4:
+            check(rc == 0 and not failed,
+                  f"test_suite_{suite} without seedd: {how}, passes ({OWN_ENTROPY4[suite]})")
+            continue
+        if rc == 0 or (rc > 0 and not failed):
+            raise Failure(f"test_suite_{suite} ({config}) did not fail without seedd "
+                          f"({how}, failed {failed})")
+        codes = out.count(f"= {PSA_INSUFFICIENT_ENTROPY}")
+        check(True, f"test_suite_{suite} without seedd: {how}, {len(failed)} cases failed"
+              + (f", {codes} of them reporting {PSA_INSUFFICIENT_ENTROPY}" if codes else
+                 " (its asserts print no status)"))
+
+
+def case_nodaemon4(env, daemon, config):
+    psa = env.prog(f"psa-random-4-{config}")
+    client = env.prog(f"ssl_client2-4-{config}")
+    rc, _, err, _ = run(daemon, [psa])
+    if rc != 0:
+        raise Failure(f"psa-random-4-{config} failed with seedd running: {err.strip()}")
+    # The control: with seedd, the client gets past psa_crypto_init() to its connect().
+    rc, out, err, _ = run(daemon, [client, "server_addr=127.0.0.1", "server_port=9"])
+    check(PSA_INSUFFICIENT_ENTROPY not in out + err and "Connecting to" in out,
+          f"ssl_client2-4-{config} with seedd: initialised, then refused by port 9 (exit {rc})")
+    rc = daemon.stop()
+    check(rc == 0, f"seedd stopped cleanly on SIGTERM (exit {rc})")
+    fails_fast(daemon, [psa], f"psa_crypto_init: {PSA_INSUFFICIENT_ENTROPY}")
+    fails_fast(daemon, [client, "server_addr=127.0.0.1", "server_port=9"],
+               f"Failed to initialize PSA Crypto implementation: {PSA_INSUFFICIENT_ENTROPY}",
+               quiet=False)
+
+
+def case_fork4(env, daemon):
+    """TF-PSA-Crypto 1.0 has no call that reseeds the PSA generator: a child
+    forked after psa_crypto_init() repeats its parent's output. The recipes
+    seedclient(3) gives, each shown to work and to fetch fresh seed from seedd."""
+    prog = env.prog("fork-psa-4-opt3")
+    child, parent, plain = fork_run(daemon, prog)
+    check(child == parent, "4: without help the child repeats the parent's PSA output")
+    child, parent, reinit = fork_run(daemon, prog, "--reinit")
+    check(child != parent, "4: after mbedtls_psa_crypto_free() + psa_crypto_init() "
+          "in the child the outputs differ")
+    check(reinit > plain, f"4: the child's psa_crypto_init() fetched a fresh seed from seedd "
+          f"({reinit} requests vs {plain} without)")
+    prog = env.prog("fork-psa-4-pr")
+    child, parent, plain = fork_run(daemon, prog)
+    check(child == parent, "4 with MBEDTLS_PSA_RNG_RESEED_INTERVAL 1: the first draw after "
+          "psa_crypto_init() is not reseeded, so a child forked before it repeats the parent")
+    child, parent, warm = fork_run(daemon, prog, "--warm")
+    check(child != parent, "4 with MBEDTLS_PSA_RNG_RESEED_INTERVAL 1: after one draw before "
+          "fork(), every later draw reseeds and the outputs differ")
+    check(warm > plain, f"4 with MBEDTLS_PSA_RNG_RESEED_INTERVAL 1: the reseeds fetched fresh "
+          f"seed from seedd ({warm} requests vs {plain})")
+
+
 def cases():
     table = {}
     for v in VERSIONS:
@@ -284,19 +497,27 @@ def cases():
         table[f"nodaemon-{v}"] = lambda e, d, v=v: case_nodaemon(e, d, v)
     table["psa-3.6"] = case_psa
     table["stock-2.28"] = case_stock
+    for c in CONFIGS4:
+        table[f"psa-4-{c}"] = lambda e, d, c=c: case_psa4(e, d, c)
+        table[f"tls-4-{c}"] = lambda e, d, c=c: case_tls4(e, d, c)
+        table[f"suites-4-{c}"] = lambda e, d, c=c: case_suites4(e, d, c)
+        table[f"nodaemon-4-{c}"] = lambda e, d, c=c: case_nodaemon4(e, d, c)
+    table["fork-4"] = case_fork4
     return table
 
 
-def build(env):
-    """Fetches and builds Mbed TLS (cached, serialised across parallel tests)."""
+def build(env, script):
+    """Fetches and builds Mbed TLS (cached, serialised across parallel tests);
+    exits 77 (skip) when the script says it cannot, having said why."""
     start = time.monotonic()
-    p = subprocess.run([os.path.join(HERE, "build-mbedtls.sh"), env.builddir],
+    p = subprocess.run([os.path.join(HERE, script), env.builddir],
                        env=dict(os.environ, LIBDIR=env.libdir), stdin=subprocess.DEVNULL)
     if p.returncode == 77:
-        sys.exit(77)
+        return False
     if p.returncode != 0:
-        raise Failure(f"build-mbedtls.sh failed ({p.returncode})")
-    log(f"ok: Mbed TLS builds ready ({time.monotonic() - start:.1f} s)")
+        raise Failure(f"{script} failed ({p.returncode})")
+    log(f"ok: {script}: Mbed TLS builds ready ({time.monotonic() - start:.1f} s)")
+    return True
 
 
 def main():
@@ -310,9 +531,13 @@ def main():
     name = sys.argv[1]
     try:
         env = Env()
-        build(env)
         if name == "build":
-            return 0
+            built = build(env, "build-mbedtls.sh")
+            built4 = build(env, "build-mbedtls4.sh")
+            return 0 if built or built4 else 77
+        mbedtls4 = name.endswith("-4") or "-4-" in name
+        if not build(env, "build-mbedtls4.sh" if mbedtls4 else "build-mbedtls.sh"):
+            return 77
         tmp = seeddtest.TempDir()
         daemon = InteropDaemon(env, tmp)
         try:
