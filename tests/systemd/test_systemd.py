@@ -491,6 +491,11 @@ def test_install(tmp):
         (libdir, "libseedclient.a"),
         (ENV["INCLUDEDIR"], "seedclient.h"),
         (libdir + "/pkgconfig", "seedclient.pc"),
+        # The Mbed TLS wiring: option 2's user config file, Mbed TLS 4's entropy hook.
+        (ENV["INCLUDEDIR"], "seedclient_nv_seed.h"),
+        (libdir, "libseedclient-entropy.so.0"),
+        (libdir, "libseedclient-entropy.a"),
+        (libdir + "/pkgconfig", "seedclient-entropy.pc"),
     ]
     if MAN_BUILT:
         expect += [(ENV["MANDIR"] + "/man" + sec, "%s.%s" % (page, sec))
