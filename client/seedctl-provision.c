@@ -227,38 +227,154 @@ static int batch_seeds(struct seed *seeds, uint64_t count, size_t bytes)
 	return r;
 }
 
+/* "written/total (percent)" on stderr when it is a terminal, at most every PROGRESS_MS. */
+struct progress {
+	int on;
+	int64_t next_ms;
+	uint64_t total;
+};
+
+#define PROGRESS_MS 100
+
+static void progress_show(struct progress *p, uint64_t done)
+{
+	int64_t now;
+
+	if (!p->on)
+		return;
+	now = now_ms();
+	if (done != 0 && done != p->total && now < p->next_ms)
+		return;
+	p->next_ms = now + PROGRESS_MS;
+	fprintf(stderr, "\rwriting seed files: %llu/%llu (%llu%%)", (unsigned long long)done,
+		(unsigned long long)p->total, (unsigned long long)(done * 100 / p->total));
+	if (done == p->total)
+		fputc('\n', stderr);
+}
+
+/* Ends the progress line, so that a message after it starts a line of its own. */
+static void progress_break(const struct progress *p)
+{
+	if (p->on)
+		fputc('\n', stderr);
+}
+
+/* What the manifest says of every file of a batch: all are alike but for the name. */
+struct batch_info {
+	size_t file_len;
+	struct seal_info seal; /* what the files hold, as seedctl check reads it */
+};
+
 /* Writes the batch as DIR/seedfile-000001 onwards. 0, or -1 after a message. */
 static int batch_write(int dirfd, const char *dir, const struct seed *seeds, uint64_t count,
-		       size_t bytes, int force, const struct seal_key *key)
+		       size_t bytes, int force, const struct seal_key *key, struct batch_info *info)
 {
+	struct progress progress = { .on = isatty(STDERR_FILENO), .total = count };
 	uint8_t out[SEAL_MAX];
-	char name[64];
-	size_t len;
+	char name[64], why[256];
+	size_t len = 0;
 	int r = 0;
 
+	progress_show(&progress, 0);
 	for (uint64_t i = 0; i < count && r == 0; i++) {
 		snprintf(name, sizeof(name), BATCH_NAME, (unsigned)i + 1);
 		r = seal_maybe(key, seeds[i].b, bytes, out, &len);
+		if (r == 0 && i == 0)
+			r = seal_parse(out, len, &info->seal, why, sizeof(why));
 		if (r == 0)
 			r = seedfile_write_at(dirfd, name, out, len,
 					      force ? 0 : SEEDFILE_NOREPLACE);
-		if (r < 0)
+		if (r < 0) {
+			progress_break(&progress);
 			cli_error("cannot write %s/%s: %s (%llu of %llu written)", dir, name,
 				  strerror(-r), (unsigned long long)i, (unsigned long long)count);
+		} else {
+			progress_show(&progress, i + 1);
+		}
 	}
+	info->file_len = len;
 	explicit_bzero(out, sizeof(out));
 	return r < 0 ? -1 : 0;
 }
 
+/*
+ * The manifest's file, made before any seed is written, so that a path that
+ * cannot be written stops the batch before it starts. Replaced only with
+ * force, and then only a regular file of ours with one link: the path may be
+ * in a directory others can write, such as /tmp. The fd, or -1 after a
+ * message; *created says whether to remove it when the batch fails.
+ */
+static int manifest_open(const char *path, int force, int *created)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct stat st;
+
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST && force)
+		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			cli_error("manifest %s exists; use --force to replace it", path);
+		else
+			cli_error("cannot create manifest %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!*created && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+			  st.st_nlink != 1)) {
+		cli_error("refusing to replace manifest %s: not a regular file of this user with one link",
+			  path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * One line per file: its name in the batch's directory, the seed's and the
+ * file's size, sealed or raw, and the key id (what seedctl check prints);
+ * never the seed or anything derived from it. 0, or -1 after a message.
+ */
+static int manifest_write(int fd, const char *path, uint64_t count, size_t bytes,
+			  const struct batch_info *info)
+{
+	char key_id[2 * SEAL_KEY_ID_SIZE + 1] = "-";
+	FILE *f;
+	int err = 0;
+
+	if (info->seal.encrypted)
+		for (size_t i = 0; i < SEAL_KEY_ID_SIZE; i++)
+			snprintf(key_id + 2 * i, 3, "%02x", info->seal.key_id[i]);
+	if (ftruncate(fd, 0) < 0 || !(f = fdopen(fd, "w"))) {
+		cli_error("cannot write manifest %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	errno = 0;
+	fputs("file\tseed_bytes\tfile_bytes\tformat\tkey_id\n", f);
+	for (uint64_t i = 1; i <= count; i++)
+		fprintf(f, BATCH_NAME "\t%zu\t%zu\t%s\t%s\n", (unsigned)i, bytes, info->file_len,
+			info->seal.encrypted ? "sealed" : "raw", key_id);
+	if (fflush(f) != 0 || ferror(f))
+		err = errno ? errno : EIO;
+	else if (fsync(fileno(f)) < 0)
+		err = errno;
+	if (fclose(f) != 0 && !err)
+		err = errno;
+	if (err)
+		cli_error("cannot write manifest %s: %s", path, strerror(err));
+	return err ? -1 : 0;
+}
+
 /* N per-device seedfiles for an image pipeline: all checked distinct before any is written. */
 static int provision_batch(const char *dir, uint64_t count, size_t bytes, int force,
-			   const struct seal_key *key)
+			   const struct seal_key *key, const char *manifest)
 {
 	_cleanup_close_ int dirfd = -1;
 	struct seedfile_owners owners;
+	struct batch_info info = { 0 };
 	struct seed *seeds;
 	char why[1024];
-	int created, r;
+	int created, r, mfd = -1, mcreated = 0;
 
 	dirfd = open_out_dir(dir, &created);
 	if (dirfd < 0)
@@ -278,22 +394,35 @@ static int provision_batch(const char *dir, uint64_t count, size_t bytes, int fo
 	}
 	if (!force && batch_absent(dirfd, dir, count) < 0)
 		return EXIT_FAIL;
+	if (manifest && (mfd = manifest_open(manifest, force, &mcreated)) < 0) {
+		if (created)
+			rmdir(dir);
+		return EXIT_FAIL;
+	}
 	seeds = calloc((size_t)count, sizeof(*seeds));
 	if (!seeds) {
 		cli_error("out of memory");
-		return EXIT_FAIL;
+		r = -1;
+	} else {
+		r = batch_seeds(seeds, count, bytes);
+		if (r == 0)
+			r = batch_write(dirfd, dir, seeds, count, bytes, force, key, &info);
+		explicit_bzero(seeds, (size_t)count * sizeof(*seeds));
+		free(seeds);
 	}
-	r = batch_seeds(seeds, count, bytes);
-	if (r == 0)
-		r = batch_write(dirfd, dir, seeds, count, bytes, force, key);
-	explicit_bzero(seeds, (size_t)count * sizeof(*seeds));
-	free(seeds);
+	if (mfd >= 0 && r == 0) {
+		r = manifest_write(mfd, manifest, count, bytes, &info);
+	} else if (mfd >= 0) {
+		close(mfd);
+		if (mcreated)
+			unlink(manifest);
+	}
 	if (r < 0)
 		return EXIT_FAIL;
 	printf("wrote %llu distinct %zu-byte seed files%s to %s (" BATCH_NAME " .. " BATCH_NAME
-	       ")\n",
+	       ")%s%s\n",
 	       (unsigned long long)count, bytes, key ? ", encrypted," : "", dir, 1u,
-	       (unsigned)count);
+	       (unsigned)count, manifest ? ", listed in " : "", manifest ? manifest : "");
 	return EXIT_OK;
 }
 
@@ -305,10 +434,11 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 					      { "count", required_argument, NULL, 'n' },
 					      { "out-dir", required_argument, NULL, 'o' },
 					      { "key-file", required_argument, NULL, 'k' },
+					      { "manifest", required_argument, NULL, 'm' },
 					      { 0 } };
 	uint8_t seed[SEEDFILE_MAX];
 	uint64_t bytes = 0, count = 0;
-	const char *path, *out_dir = NULL, *key_file = NULL;
+	const char *path, *out_dir = NULL, *key_file = NULL, *manifest = NULL;
 	struct seal_key *key = NULL;
 	int force = 0, from_stdin = 0, c, rc = EXIT_OK, r;
 	size_t len = SEEDFILE_MAX;
@@ -324,6 +454,8 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 			out_dir = optarg;
 		else if (c == 'k')
 			key_file = optarg;
+		else if (c == 'm')
+			manifest = optarg;
 		else if (c == 'n' && parse_u64(optarg, 1, PROVISION_MAX, &count) < 0)
 			return cli_usage_error("--count '%s' is not a number in 1..%d", optarg,
 					       PROVISION_MAX);
@@ -333,6 +465,8 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 	}
 	if (!count != !out_dir)
 		return cli_usage_error("--count and --out-dir go together");
+	if (manifest && !count)
+		return cli_usage_error("--manifest lists a batch: it needs --count and --out-dir");
 	if (count && from_stdin)
 		return cli_usage_error("--stdin gives one seed, not --count");
 	if (count && optind != argc)
@@ -345,7 +479,8 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 			return EXIT_FAIL;
 	}
 	if (count) {
-		rc = provision_batch(out_dir, count, bytes ? bytes : SEEDFILE_MAX, force, key);
+		rc = provision_batch(out_dir, count, bytes ? bytes : SEEDFILE_MAX, force, key,
+				     manifest);
 		seal_key_free(key);
 		return rc;
 	}

@@ -32,8 +32,10 @@ static const struct command {
 	{ "get", cmd_get, "[--bytes N] [--raw]", "N fresh bytes (default 32), hex or raw" },
 	{ "provision", cmd_provision, "PATH [--bytes 32|64] [--force] [--stdin] [--key-file KEY]",
 	  "write a new seed file from getrandom(2),\nor from 32 or 64 bytes on stdin;\nencrypted with KEY if given" },
-	{ "provision", NULL, "--count N --out-dir DIR [--bytes 32|64] [--force] [--key-file KEY]",
-	  "write N distinct seed files DIR/seedfile-NNNNNN" },
+	{ "provision", NULL,
+	  "--count N --out-dir DIR [--bytes 32|64] [--force] [--key-file KEY]\n"
+	  "            [--manifest PATH]",
+	  "write N distinct seed files DIR/seedfile-NNNNNN,\nand a list of them to PATH" },
 	{ "check", cmd_check, "PATH [--key-file KEY] [--owner UID]",
 	  "validate a seed file offline (exit 0 ok,\n1 refused); with KEY, it must be encrypted\nwith KEY" },
 	{ "wait", cmd_wait, "[--timeout SEC]", "wait until the daemon answers (default 30)" },

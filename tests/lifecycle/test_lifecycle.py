@@ -2,9 +2,12 @@
 # SPDX-License-Identifier: MIT
 """Seed lifecycle: provisioning, encryption at rest and clone detection."""
 
+import hashlib
 import json
 import os
+import pty
 import pwd
+import re
 import stat
 import subprocess
 
@@ -173,6 +176,114 @@ def test_provision_count(tmp):
     check(rc == 1 and "cannot create directory" in err and "No such file" in err,
           "missing parent of --out-dir: %d %s" % (rc, err))
     check(not os.path.exists(tmp / "no"), "made the parent of --out-dir")
+
+
+def run_on_pty(argv):
+    """(exit code, stdout, what reached stderr) with stderr a terminal."""
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: every writer of the terminal has gone
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    out = p.stdout.read().decode()
+    return p.wait(60), out, b"".join(chunks).decode()
+
+
+def test_provision_count_progress(tmp):
+    """On a terminal, provision --count shows how many files are written, as one
+    line updated in place (a batch of 20,000 takes a minute); on anything else
+    it says nothing on stderr, so logs and pipelines stay clean."""
+    n = 400
+    rc, out, err = run_on_pty(target(SEEDCTL, "provision", "--count", n, "--out-dir",
+                                     tmp / "tty", "--bytes", 32))
+    check(rc == 0 and out.startswith("wrote %d distinct" % n), "exit %d: %r %r" % (rc, out, err))
+    check(err.startswith("\rwriting seed files: 0/%d (0%%)" % n) and
+          err.endswith("\rwriting seed files: %d/%d (100%%)\r\n" % (n, n)), "progress: %r" % err)
+    counts = [int(m) for m in re.findall(r"\rwriting seed files: (\d+)/%d " % n, err)]
+    check(counts == sorted(counts) and len(counts) >= 2, "progress went %s" % counts)
+    check(err.count("\n") == 1, "more than one line: %r" % err)
+    rc, out, err = seedctl("provision", "--count", n, "--out-dir", tmp / "pipe", "--bytes", 32)
+    check(rc == 0 and err == "" and out.startswith("wrote %d distinct" % n),
+          "not a terminal: exit %d, stderr %r" % (rc, err))
+    # A failure ends the progress line before its message (a directory where file 2 goes).
+    os.mkdir(tmp / "fail")
+    os.chmod(tmp / "fail", 0o700)
+    os.mkdir(tmp / "fail/seedfile-000002")
+    rc, out, err = run_on_pty(target(SEEDCTL, "provision", "--count", 3, "--out-dir",
+                                     tmp / "fail", "--force"))
+    check(rc == 1 and re.search(r"\(\d+%\)\r\nseedctl: provision: cannot write \S+/seedfile-000002: "
+                                r".*\(1 of 3 written\)\r\n$", err), "a failed batch: %r" % err)
+    print("%d files on a terminal: %d updates of one line, %s; none on a pipe"
+          % (n, len(counts), counts[:4] + ["..."] + counts[-1:]))
+
+
+def manifest(path):
+    with open(path) as f:
+        rows = [line.rstrip("\n").split("\t") for line in f]
+    check(rows and rows[0] == ["file", "seed_bytes", "file_bytes", "format", "key_id"],
+          "manifest header %r" % rows[:1])
+    return rows[1:]
+
+
+def test_provision_manifest(tmp):
+    """--manifest lists every file of a batch: name, seed and file size, sealed or
+    raw, and the key id seedctl check reports; never a seed or a hash of one. It
+    is made before any seed is written, and never replaces what is not ours."""
+    key = tmp / "key"
+    write_key(key)
+    for args, fmt in (([], "raw"), (["--key-file", key], "sealed")):
+        out, listing = tmp / ("seeds-" + fmt), tmp / ("list-" + fmt)
+        rc, stdout, err = seedctl("provision", "--count", 5, "--out-dir", out, "--bytes", 32,
+                                  "--manifest", listing, *args)
+        check(rc == 0 and ("listed in %s" % listing) in stdout, "%s: %d %s" % (fmt, rc, err))
+        rows = manifest(listing)
+        check([r[0] for r in rows] == sorted(os.listdir(out)) and len(rows) == 5, rows)
+        text = read_file(listing)
+        for name, seed_bytes, file_bytes, form, key_id in rows:
+            path = os.path.join(out, name)
+            data = read_file(path)
+            check(seed_bytes == "32" and int(file_bytes) == len(data) and form == fmt, rows)
+            rc, said, err = seedctl("check", *args, path)
+            want = ("key id %s," % key_id) if fmt == "sealed" else "raw 32-byte seed"
+            check(rc == 0 and want in said and (fmt == "sealed") == (key_id != "-"),
+                  "%s: manifest %s, check says %r" % (name, key_id, said))
+            if fmt == "raw":
+                for leak in (data, data.hex().encode(), hashlib.sha256(data).hexdigest().encode(),
+                             hashlib.sha512(data).hexdigest().encode(), data[:8].hex().encode()):
+                    check(leak not in text, "%s: the manifest shows its seed" % name)
+    # Refusals, each before any seed file is written.
+    listing = tmp / "list-raw"
+
+    def content(path):
+        return read_file(path), os.stat(path).st_ino, os.stat(path).st_mtime_ns
+    before = content(listing)
+    for name, setup, why in (
+            ("exists", lambda p: None, "use --force"),
+            ("symlink", lambda p: os.symlink(listing, p), "Too many levels of symbolic links"),
+            ("linked", lambda p: os.link(listing, p), "one link")):
+        target_path = listing if name == "exists" else tmp / ("m-" + name)
+        setup(target_path)
+        out = tmp / ("refused-" + name)
+        rc, _, err = seedctl("provision", "--count", 2, "--out-dir", out, "--manifest",
+                             target_path, *(["--force"] if name != "exists" else []))
+        check(rc == 1 and why in err and "manifest" in err, "%s: %d %s" % (name, rc, err))
+        check(not os.path.exists(out), "%s: the batch went ahead: %s" % (name, out))
+        check(content(listing) == before, "%s: the manifest it points to changed" % name)
+    rc, _, err = seedctl("provision", tmp / "one", "--manifest", tmp / "m")
+    check(rc == 2 and "--count" in err, "--manifest without --count: %d %s" % (rc, err))
+    os.unlink(tmp / "m-linked")
+    rc, _, err = seedctl("provision", "--count", 2, "--out-dir", tmp / "seeds-raw", "--force",
+                         "--manifest", listing)
+    check(rc == 0 and len(manifest(listing)) == 2, "--force replaces our own manifest: %s" % err)
+    print("raw and sealed batches listed; existing, symlinked and hard-linked manifests refused")
 
 
 def ranks(values):

@@ -657,10 +657,15 @@ def seedctl_help_commands(text):
     """{command: {option: arg}} from the Commands: block of seedctl --help."""
     block = text.split("Commands:\n", 1)[1].split("\n\n", 1)[0]
     cmds = {}
+    cmd = None
     for line in block.splitlines():
         m = re.match(r"^  ([a-z]+)\b(.*)", line)
         if m:
-            cmds.setdefault(m.group(1), {}).update(help_opts(m.group(2).split("   ")[0]))
+            cmd = m.group(1)
+            cmds.setdefault(cmd, {}).update(help_opts(m.group(2).split("   ")[0]))
+        elif cmd and re.match(r"^ +\[--", line):
+            # The options of a long synopsis continue on the next line.
+            cmds[cmd].update(help_opts(line.strip().split("   ")[0]))
     return cmds
 
 
