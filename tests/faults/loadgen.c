@@ -4,6 +4,9 @@
  * protocol directly (GET_SEED of 32 bytes):
  *
  *   loadgen latency SOCK N              N requests one after the other
+ *   loadgen pair SOCK_A SOCK_B N        N requests to each, taking turns, so that
+ *                                       both see the machine in the same state;
+ *                                       p50/p99 of each as a_p50_us, b_p99_us, ...
  *   loadgen concurrent SOCK C SECONDS   C connections, one request in flight each
  *   loadgen flood SOCK SECONDS          one connection, as many requests in
  *                                       flight as the socket takes
@@ -176,6 +179,52 @@ static int cmd_latency(const char *path, long n)
 	return report((double)(now_ns() - t0) / 1e9);
 }
 
+/* One request on fd, its latency in *ns; 0, or -1 when it failed. */
+static int one_request(int fd, const uint8_t *req, size_t rl, uint64_t *ns)
+{
+	uint8_t rep[SEEDD_PROTO_MAX_MSG];
+	uint64_t t = now_ns();
+
+	if (send(fd, req, rl, MSG_NOSIGNAL) != (ssize_t)rl ||
+	    take_reply(rep, recv(fd, rep, sizeof(rep), 0)) < 0)
+		return -1;
+	*ns = now_ns() - t;
+	return 0;
+}
+
+static int cmd_pair(const char *path_a, const char *path_b, long n)
+{
+	uint64_t *a = xcalloc((size_t)n, sizeof(*a)), *b = xcalloc((size_t)n, sizeof(*b));
+	uint8_t req[64];
+	size_t rl = get_req(req);
+	int fa = dial(path_a), fb = dial(path_b);
+	long i;
+
+	if (fa < 0 || fb < 0)
+		return 2;
+	/* Which goes first alternates too, so that neither always follows the other. */
+	for (i = 0; i < n; i++) {
+		int first = i & 1 ? fb : fa, second = i & 1 ? fa : fb;
+		uint64_t *t1 = i & 1 ? &b[i] : &a[i], *t2 = i & 1 ? &a[i] : &b[i];
+
+		if (one_request(first, req, rl, t1) < 0 || one_request(second, req, rl, t2) < 0)
+			break;
+	}
+	close(fa);
+	close(fb);
+	measure_sort(a, (size_t)i);
+	measure_sort(b, (size_t)i);
+	printf("ok=%llu failed=%llu dup=%llu a_p50_us=%.1f a_p99_us=%.1f b_p50_us=%.1f b_p99_us=%.1f\n",
+	       (unsigned long long)ok, (unsigned long long)failed, (unsigned long long)dups,
+	       (double)measure_pct(a, (size_t)i, 50) / 1e3,
+	       (double)measure_pct(a, (size_t)i, 99) / 1e3,
+	       (double)measure_pct(b, (size_t)i, 50) / 1e3,
+	       (double)measure_pct(b, (size_t)i, 99) / 1e3);
+	free(a);
+	free(b);
+	return failed || dups ? 1 : 0;
+}
+
 static void raise_nofile(long want)
 {
 	struct rlimit rl;
@@ -329,6 +378,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!strcmp(cmd, "latency") && argc == 4)
 		return cmd_latency(argv[2], atol(argv[3]));
+	if (!strcmp(cmd, "pair") && argc == 5)
+		return cmd_pair(argv[2], argv[3], atol(argv[4]));
 	if (!strcmp(cmd, "concurrent") && argc == 5)
 		return cmd_concurrent(argv[2], atol(argv[3]), atof(argv[4]));
 	if (!strcmp(cmd, "flood") && argc == 4)
