@@ -26,7 +26,8 @@ case ${1:-} in
 esac
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
-	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format patchelf uidmap python3-fusepy
+	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format patchelf uidmap python3-fusepy \
+	bash-completion
 # Mbed TLS 4 builds with CMake and its Python code generators (tests/interop/build-mbedtls4.sh).
 scripts/deps.sh cmake python3-jinja2 python3-jsonschema
 top=$PWD

@@ -7,6 +7,7 @@ systemd-analyze, socket activation is played by systemd-socket-activate, and
 NOTIFY_SOCKET, LISTEN_FDS and JOURNAL_STREAM by the test itself.
 """
 
+import json
 import os
 import re
 import shutil
@@ -505,6 +506,8 @@ def test_install(tmp):
             p = installed(destdir, ENV["MANDIR"] + "/man3/%s.3" % name)
             check(os.path.islink(p) and os.readlink(p) == "seedclient.3",
                   "%s(3) is not a link to seedclient(3)" % name)
+    if ENV["BASH_COMPLETION_DIR"] != "no":
+        expect.append((ENV["BASH_COMPLETION_DIR"], "seedctl"))
     if ENV.get("INSTALL_UNITS") == "1":
         check(ENV["UNITDIR"] == run(["pkg-config", "--variable=systemdsystemunitdir",
                                      "systemd"]).stdout.strip(), "unitdir is not systemd.pc's")
@@ -564,6 +567,92 @@ def test_install(tmp):
         r = run(["ldd", app], env=dict(ENV, LD_LIBRARY_PATH=lib))
         check(os.path.join(lib, "libseedclient.so.0") in r.stdout, "ldd: %s" % r.stdout)
     check(d.stop() == 0)
+
+
+def pc_dir_without(tmp, name, fake=None):
+    """A pkg-config directory with every .pc file of this machine but name.pc, and
+    fake as name.pc instead when given."""
+    d = tmp / ("pc-" + name + ("-fake" if fake else ""))
+    os.mkdir(d)
+    path = run(["pkg-config", "--variable", "pc_path", "pkg-config"]).stdout.strip()
+    for src in path.split(":") + ENV.get("PKG_CONFIG_PATH", "").split(":"):
+        if os.path.isdir(src):
+            for f in os.listdir(src):
+                if f.endswith(".pc") and f != name + ".pc" and not os.path.exists(d + "/" + f):
+                    os.symlink(os.path.join(src, f), os.path.join(d, f))
+    if fake:
+        with open(os.path.join(d, name + ".pc"), "w") as f:
+            f.write(fake)
+    return d
+
+
+def installed_as(tmp, name, pc_dir, *options):
+    """Where a fresh setup of the source tree with options installs the completion, or None."""
+    build = tmp / ("build-" + name)
+    r = run(["meson", "setup", build, ENV["SOURCE_ROOT"], "--prefix=/opt/seedd-test"] +
+            list(options), env=dict(ENV, PKG_CONFIG_LIBDIR=pc_dir, PKG_CONFIG_PATH=""),
+            timeout=300)
+    check(r.returncode == 0, "meson setup %s: %s%s" % (name, r.stdout[-2000:], r.stderr))
+    r = run(["meson", "introspect", build, "--installed"])
+    check(r.returncode == 0, "meson introspect: %s" % r.stderr)
+    dests = [d for s, d in json.loads(r.stdout).items()
+             if s.endswith("/client/seedctl-completion.bash")]
+    check(len(dests) <= 1, dests)
+    return dests[0] if dests else None
+
+
+FAKE_BASH_COMPLETION_PC = """prefix=/usr
+datadir=${prefix}/share
+completionsdir=${datadir}/fake-completions
+Name: bash-completion
+Description: a stand-in
+Version: 2.11
+"""
+
+
+def test_completion_dir(tmp):
+    """seedctl's bash completion goes where bash-completion.pc says, under the
+    build's own prefix; without that .pc in DATADIR/bash-completion/completions,
+    which bash-completion also searches; the option bash_completion_dir overrides
+    both, and "no" installs none."""
+    need_tool("pkg-config")
+    r = run(["meson", "introspect", ENV["BUILD_ROOT"], "--installed"])
+    here = [d for s, d in json.loads(r.stdout).items() if s.endswith("seedctl-completion.bash")]
+    pc = run(["pkg-config", "--define-variable=datadir=%s" % ENV["DATADIR"],
+              "--variable=completionsdir", "bash-completion"])
+    want = pc.stdout.strip() if pc.returncode == 0 else (
+        ENV["DATADIR"] + "/bash-completion/completions")
+    check(ENV["BASH_COMPLETION_DIR"] == "no" or here == [want + "/seedctl"],
+          "this build installs it as %s, not in %s" % (here, want))
+    fake, absent = (pc_dir_without(tmp, "bash-completion", FAKE_BASH_COMPLETION_PC),
+                    pc_dir_without(tmp, "bash-completion"))
+    cases = [
+        ("pc", fake, [], "/opt/seedd-test/share/fake-completions/seedctl"),
+        ("no-pc", absent, [], "/opt/seedd-test/share/bash-completion/completions/seedctl"),
+        ("option", fake, ["-Dbash_completion_dir=/etc/bc"], "/etc/bc/seedctl"),
+        ("none", fake, ["-Dbash_completion_dir=no"], None),
+    ]
+    for name, pc_dir, options, expect in cases:
+        got = installed_as(tmp, name, pc_dir, *options)
+        check(got == expect, "%s: installed as %s, want %s" % (name, got, expect))
+        print("%-6s -> %s" % (name, got))
+
+    # bash-completion's own loader finds the installed file, as on <TAB> after "seedctl".
+    loader = "/usr/share/bash-completion/bash_completion"
+    if ENV["BASH_COMPLETION_DIR"] == "no" or not os.path.exists(loader):
+        print("bash-completion is not installed: its loader is not tried")
+        return
+    destdir = tmp / "dest"
+    r = run(["meson", "install", "-C", ENV["BUILD_ROOT"], "--destdir", destdir, "--no-rebuild",
+             "--quiet"], timeout=120)
+    check(r.returncode == 0, "meson install: %s%s" % (r.stdout, r.stderr))
+    share = os.path.dirname(os.path.dirname(installed(destdir, ENV["BASH_COMPLETION_DIR"])))
+    r = run(["bash", "-c", 'source "$1"; _completion_loader seedctl; complete -p seedctl', "bash",
+             loader], env=dict(ENV, XDG_DATA_DIRS=share, BASH_COMPLETION_USER_DIR=tmp / "none"))
+    check(r.stdout.strip() == "complete -F _seedctl seedctl",
+          "bash-completion's loader did not load it from %s: %r %r" % (share, r.stdout, r.stderr))
+    print("bash-completion's loader loads it from %s" % installed(destdir,
+                                                                 ENV["BASH_COMPLETION_DIR"]))
 
 
 APP_C = r"""
