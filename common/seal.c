@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Encryption at rest of the seedfile (format in seal.h). With daemon/pool.c,
- * the only file that includes Mbed TLS headers; it uses only the GCM and MD
- * interfaces, which are the same in Mbed TLS 2.28 and 3.x.
+ * Encryption at rest of the seedfile (format in seal.h). The format alone:
+ * its crypto, one backend per Mbed TLS line, is behind seal-crypto.h.
  *
  * One key file yields three subkeys by HMAC-SHA-256 with distinct labels:
  * the AES-256-GCM key, the key that derives nonces, and the public key id.
@@ -13,9 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <mbedtls/gcm.h>
-#include <mbedtls/md.h>
-
+#include "seal-crypto.h"
 #include "seal.h"
 
 #define NONCE_SIZE 12
@@ -30,33 +27,10 @@ struct seal_key {
 	uint8_t id[SEAL_KEY_ID_SIZE];
 };
 
-/* SHA-256 of a and then b: keyed (HMAC-SHA-256) with key, a plain hash when key is NULL. */
-static int sha256(const uint8_t *key, size_t klen, const uint8_t *a, size_t alen, const uint8_t *b,
-		  size_t blen, uint8_t out[32])
-{
-	const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
-	mbedtls_md_context_t ctx;
-	int r;
-
-	if (!md)
-		return -EIO;
-	mbedtls_md_init(&ctx);
-	r = mbedtls_md_setup(&ctx, md, key != NULL);
-	if (r == 0)
-		r = key ? mbedtls_md_hmac_starts(&ctx, key, klen) : mbedtls_md_starts(&ctx);
-	if (r == 0)
-		r = key ? mbedtls_md_hmac_update(&ctx, a, alen) : mbedtls_md_update(&ctx, a, alen);
-	if (r == 0 && blen)
-		r = key ? mbedtls_md_hmac_update(&ctx, b, blen) : mbedtls_md_update(&ctx, b, blen);
-	if (r == 0)
-		r = key ? mbedtls_md_hmac_finish(&ctx, out) : mbedtls_md_finish(&ctx, out);
-	mbedtls_md_free(&ctx);
-	return r ? -EIO : 0;
-}
-
 static int derive(const uint8_t raw[SEAL_KEY_SIZE], const char *label, uint8_t out[32])
 {
-	return sha256(raw, SEAL_KEY_SIZE, (const uint8_t *)label, strlen(label), NULL, 0, out);
+	return seal_crypto_sha256(raw, SEAL_KEY_SIZE, (const uint8_t *)label, strlen(label), NULL,
+				  0, out);
 }
 
 struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE])
@@ -161,26 +135,6 @@ int seal_parse(const uint8_t *buf, size_t len, struct seal_info *info, char *why
 	return 0;
 }
 
-static int gcm(const struct seal_key *k, int encrypt, const uint8_t *hdr, const uint8_t *in,
-	       size_t len, uint8_t *out, uint8_t *tag)
-{
-	mbedtls_gcm_context ctx;
-	int r;
-
-	mbedtls_gcm_init(&ctx);
-	r = mbedtls_gcm_setkey(&ctx, MBEDTLS_CIPHER_ID_AES, k->enc, 256);
-	if (r == 0 && encrypt)
-		r = mbedtls_gcm_crypt_and_tag(&ctx, MBEDTLS_GCM_ENCRYPT, len, hdr + 20, NONCE_SIZE,
-					      hdr, SEAL_HDR_SIZE, in, out, SEAL_TAG_SIZE, tag);
-	else if (r == 0)
-		r = mbedtls_gcm_auth_decrypt(&ctx, len, hdr + 20, NONCE_SIZE, hdr, SEAL_HDR_SIZE,
-					     tag, SEAL_TAG_SIZE, in, out);
-	mbedtls_gcm_free(&ctx);
-	if (r == MBEDTLS_ERR_GCM_AUTH_FAILED)
-		return -EBADMSG;
-	return r ? -EIO : 0;
-}
-
 int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len, uint8_t seed[SEEDFILE_MAX],
 	      size_t *seed_len, uint8_t machine[SEAL_HASH_SIZE], char *why, size_t whylen)
 {
@@ -203,14 +157,14 @@ int seal_open(const struct seal_key *k, const uint8_t *buf, size_t len, uint8_t 
 	}
 	n = info.seed_len + SEAL_HASH_SIZE;
 	memcpy(tag, buf + SEAL_HDR_SIZE + n, SEAL_TAG_SIZE);
-	r = gcm(k, 0, buf, buf + SEAL_HDR_SIZE, n, plain, tag);
+	r = seal_crypto_gcm(k->enc, 0, buf, buf + SEAL_HDR_SIZE, n, plain, tag);
 	if (r == -EBADMSG) {
 		snprintf(why, whylen,
 			 "fails authentication: the file was tampered with or corrupted");
 		return -EINVAL;
 	}
 	if (r < 0) {
-		snprintf(why, whylen, "cannot be decrypted: Mbed TLS GCM failed");
+		snprintf(why, whylen, "cannot be decrypted: AES-GCM failed");
 		return r;
 	}
 	r = seedfile_check_bytes(plain, info.seed_len, why, whylen);
@@ -245,10 +199,11 @@ int seal_seal(const struct seal_key *k, const uint8_t *seed, size_t seed_len,
 	memcpy(plain + seed_len, machine, SEAL_HASH_SIZE);
 
 	/* Synthetic nonce: it repeats only with the same header and plaintext, revealing nothing. */
-	r = sha256(k->nonce, sizeof(k->nonce), out, 20, plain, n, nonce);
+	r = seal_crypto_sha256(k->nonce, sizeof(k->nonce), out, 20, plain, n, nonce);
 	if (r == 0) {
 		memcpy(out + 20, nonce, NONCE_SIZE);
-		r = gcm(k, 1, out, plain, n, out + SEAL_HDR_SIZE, out + SEAL_HDR_SIZE + n);
+		r = seal_crypto_gcm(k->enc, 1, out, plain, n, out + SEAL_HDR_SIZE,
+				    out + SEAL_HDR_SIZE + n);
 	}
 	explicit_bzero(plain, sizeof(plain));
 	explicit_bzero(nonce, sizeof(nonce));
@@ -259,5 +214,5 @@ int seal_machine_hash(const uint8_t *id, size_t len, uint8_t out[SEAL_HASH_SIZE]
 {
 	static const char label[] = "seedd v1 machine id";
 
-	return sha256(NULL, 0, (const uint8_t *)label, sizeof(label), id, len, out);
+	return seal_crypto_sha256(NULL, 0, (const uint8_t *)label, sizeof(label), id, len, out);
 }
