@@ -340,6 +340,11 @@ static int start(struct daemon *d)
 	char why[1024];
 	size_t len = 0;
 
+	/* Before the seed file is touched: an option this build cannot honour is refused. */
+	if (pool_check_platform_entropy(d->cfg->store.platform_entropy, why, sizeof(why)) < 0) {
+		log_err("%s", why);
+		return EXIT_CONFIG;
+	}
 	if (store_open(&d->store, &d->cfg->store) < 0)
 		return EXIT_CONFIG;
 	/* The socket next, so that a bad --socket is refused before the seed moves on. */

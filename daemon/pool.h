@@ -22,6 +22,13 @@ struct pool_opts {
 };
 
 /*
+ * Whether this build can run with platform entropy on or off as asked:
+ * Mbed TLS 4's sources are fixed when it is built. 0, or -EOPNOTSUPP with
+ * the reason in why.
+ */
+int pool_check_platform_entropy(int platform_entropy, char *why, size_t whylen);
+
+/*
  * Creates the entropy + CTR_DRBG context from the seed (len bytes, the
  * seedfile's current content) and performs the first gather, which writes a
  * new seed through opts->write before it returns. Nothing may be served

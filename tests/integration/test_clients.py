@@ -469,12 +469,35 @@ def twin(tmp, name, seed, ident):
                   sock=os.path.join(tmp / name, "s.sock")).start()
 
 
+def put_on_psa(tmp, seed, ident):
+    """Mbed TLS 4 with its platform source: seedd cannot leave it out, so the
+    twins cannot exist, and says so before it touches the seed file; a PUT
+    is taken. (What a PUT does to the NV seed PSA reads: tests/unit/test-pool-psa.c.)"""
+    os.mkdir(tmp / "refused", 0o700)
+    seed_file = os.path.join(tmp / "refused", "seedfile")
+    write_seed(seed_file, seed)
+    code, log = Daemon(tmp, "--no-platform-entropy", "--machine-id-file", ident,
+                       seed_file=seed_file, sock=os.path.join(tmp / "refused", "s.sock")
+                       ).run_to_exit()
+    check(code == 1 and "--no-platform-entropy cannot be honoured" in log and
+          "MBEDTLS_PSA_BUILTIN_GET_ENTROPY" in log, "%d %s" % (code, log))
+    check(read_file(seed_file) == seed, "the refusal touched the seed file")
+    d = Daemon(tmp, "--machine-id-file", ident).start()
+    d.sctool("write", 64)
+    d.sctool("write", 3000)
+    check(d.status()["requests"] == 1 + 3, d.status())
+    check(len(d.sctool("read", 64, 2).stdout.split()) == 2 and d.stop() == 0)
+    print("PSA build: --no-platform-entropy refused, seed file untouched; PUTs taken")
+
+
 def test_put_mixes(tmp):
     """Two daemons from byte-identical seed files without platform entropy: a
     PUT to one makes what it serves and stores next differ from the other's.
     The control, without the PUT, shows they are equal otherwise."""
     seed = os.urandom(64)
     ident = write_machine_id(tmp / "machine-id", "0123456789abcdef" * 2)
+    if os.environ.get("SEEDD_MBEDTLS_BACKEND") == "psa":
+        return put_on_psa(tmp, seed, ident)
     for put in (False, True):
         a, b = (twin(tmp, "%s-%d" % (n, put), seed, ident) for n in ("a", "b"))
         if put:
