@@ -4,7 +4,8 @@
 # builds: the main one (--werror, every suite: the test setup 'full', with the
 # clang-format check as suite 'style'), an ASan + UBSan one (unit,
 # integration, fuzz corpus replay) and seedd against the NV-seed-enabled
-# Mbed TLS 3.6 built by the interop suite (unit, integration); then a plain
+# Mbed TLS 3.6 and, given its source ($SEEDD_MBEDTLS4_SOURCE, as .ci/run
+# passes it), 4.0 built by the interop suite (unit, integration); then a plain
 # `meson test` as a distribution's build runs it, unprivileged and offline
 # (scripts/test-plain.sh), and the arm64 and armhf cross builds under
 # qemu-user (scripts/test-cross.sh: unit, integration, lifecycle, fuzz corpus
@@ -96,6 +97,18 @@ if [ -d "$prefix" ]; then
 else
 	echo "error: $prefix is missing: the interop build failed" >&2
 	status=1
+fi
+# Mbed TLS 4 as a distribution would build it with the NV seed (the interop
+# suite installs it), when its source was given: seedd's PSA backend.
+prefix="$top/$main/interop/prefix-4"
+if [ -d "$prefix" ]; then
+	setup build-test-nv4 -Dmbedtls_dir="$prefix" -Dman=disabled
+	SEEDD_EXPECT_NV_SEED=1 run build-test-nv4 --suite unit --suite integration
+elif [ -n "${SEEDD_MBEDTLS4_SOURCE:-}" ]; then
+	echo "error: $prefix is missing: the Mbed TLS 4 interop build failed" >&2
+	status=1
+else
+	echo "=== seedd against Mbed TLS 4: skipped, no SEEDD_MBEDTLS4_SOURCE (see tests/interop/build-mbedtls4.sh)"
 fi
 
 scripts/test-plain.sh build-plain || status=1
