@@ -93,17 +93,18 @@ logs="$logs build-sanitize/meson-logs/testlog.json"
 prefix="$top/$main/interop/prefix-3.6-opt3"
 if [ -d "$prefix" ]; then
 	setup build-test-nv -Dmbedtls_dir="$prefix" -Dman=disabled
-	SEEDD_EXPECT_NV_SEED=1 run build-test-nv --suite unit --suite integration
+	SEEDD_EXPECT_NV_SEED=1 SEEDD_OTHER_BUILD="$top/$main" run build-test-nv --suite unit --suite integration
 else
 	echo "error: $prefix is missing: the interop build failed" >&2
 	status=1
 fi
 # Mbed TLS 4 as a distribution would build it with the NV seed (the interop
-# suite installs it), when its source was given: seedd's PSA backend.
+# suite installs it), when its source was given: seedd's PSA backend. Both
+# exchange sealed seed files with the main build (sealed_interchange).
 prefix="$top/$main/interop/prefix-4"
 if [ -d "$prefix" ]; then
 	setup build-test-nv4 -Dmbedtls_dir="$prefix" -Dman=disabled
-	SEEDD_EXPECT_NV_SEED=1 run build-test-nv4 --suite unit --suite integration
+	SEEDD_EXPECT_NV_SEED=1 SEEDD_OTHER_BUILD="$top/$main" run build-test-nv4 --suite unit --suite integration
 elif [ -n "${SEEDD_MBEDTLS4_SOURCE:-}" ]; then
 	echo "error: $prefix is missing: the Mbed TLS 4 interop build failed" >&2
 	status=1

@@ -681,6 +681,43 @@ def test_kill9_cycles(tmp):
     check(not hexstates & set(served), "a seedfile state was served")
 
 
+def test_sealed_interchange(tmp):
+    """A seed file sealed by another build of seedd opens here, and one this
+    build sealed opens there, through seedctl check and the daemon itself.
+    scripts/test.sh names the main build (Mbed TLS 2.28) when it tests seedd
+    against an NV-seed Mbed TLS 3.6, and against 4.0, whose sealed format is
+    the PSA backend's."""
+    other = os.environ.get("SEEDD_OTHER_BUILD")
+    if not other:
+        raise Skip("SEEDD_OTHER_BUILD names no other build of seedd to exchange sealed files with")
+    other_seedd = os.path.join(other, "daemon", "seedd")
+    other_seedctl = os.path.join(other, "client", "seedctl")
+    key = tmp / "key"
+    write_seed(key, os.urandom(32))
+    seed = tmp / "seedfile"
+
+    def check_with(seedctl, who):
+        r = subprocess.run([*seedctl, "check", "--key-file", key, seed], capture_output=True,
+                           text=True)
+        check(r.returncode == 0 and "encrypted" in r.stdout,
+              "%s seedctl check: %d %s%s" % (who, r.returncode, r.stdout, r.stderr))
+
+    r = subprocess.run([other_seedctl, "provision", "--key-file", key, seed],
+                       capture_output=True, text=True)
+    check(r.returncode == 0, "the other build's seedctl provision: %s" % r.stderr)
+    check_with(target(SEEDCTL), "this build's")
+    for who, program in (("this build's", None), ("the other build's", other_seedd),
+                         ("this build's", None)):
+        before = read_file(seed)
+        d = Daemon(tmp, "--key-file", key, program=program).start()
+        check(d.status()["seed_file"] == seed, "%s seedd: %s" % (who, d.status()))
+        check(d.stop() == 0, "%s seedd did not stop cleanly" % who)
+        check(read_file(seed) != before, "%s seedd did not reseal the seed file" % who)
+        check_with([other_seedctl] if program is None else target(SEEDCTL),
+                   "the other build's" if program is None else "this build's")
+        print("%s seedd opened and resealed it" % who)
+
+
 def test_mbedtls_flavour(tmp):
     """Built against an NV-seed Mbed TLS, seedd uses Mbed TLS's own NV seed machinery."""
     out = subprocess.run(target(SEEDD, "--version"), capture_output=True, text=True).stdout
