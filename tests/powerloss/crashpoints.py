@@ -65,11 +65,13 @@ class World:
         with open(self.machine, "w") as f:
             f.write(MACHINE_ID + "\n")
         self.reads = {}  # bytes -> (point, run)
+        self.repeated = False  # whether the current point repeated an earlier read
         self.violations = []
         self.refusals = []
         self.outcome = Outcome()
         self.runs = 0
         self.ops = {}
+        self.phase = None
 
     def close(self):
         self.m.stop()
@@ -126,12 +128,18 @@ class World:
                         continue
                     raise
                 got += 1
-                if data in self.reads:
-                    self.violations.append("%s: run %d read what run %d of %s read"
-                                           % (point, self.runs, self.reads[data][1],
-                                              self.reads[data][0]))
-                self.reads[data] = (point, self.runs)
+                self.record(data, point)
         return got
+
+    def record(self, data, point):
+        """One output of the current run; a repeat of an earlier run's is a violation."""
+        if data in self.reads and self.reads[data][1] != self.runs:
+            self.violations.append("%s: run %d read what run %d of %s read"
+                                   % (point, self.runs, self.reads[data][1], self.reads[data][0]))
+            if not self.repeated:
+                self.repeated = True
+                self.outcome.add(self.phase, "repeated output")
+        self.reads[data] = (point, self.runs)
 
     def stop(self, g, sig=signal.SIGKILL):
         if g.proc.poll() is None:
@@ -162,6 +170,7 @@ class World:
                            text=True, timeout=30)
         if r.returncode != 0:
             self.violations.append("%s: seedctl check: %s" % (point, r.stderr.strip()))
+            self.outcome.add(self.phase, "invalid seed file")
         return read_file(self.seed_file)
 
     def restart(self, phase, point):
@@ -180,6 +189,7 @@ class World:
             else:
                 self.violations.append("%s: seedd exited %s after the cut: %s"
                                        % (point, code, self.log(g)))
+                self.outcome.add(phase, "crash, hang or unexplained exit")
             return
         self.read(g, point)
         self.outcome.add(phase, "served")
@@ -209,6 +219,7 @@ class World:
     def point(self, phase, k):
         """One crash point of seedd: phase and operation number k (1-based)."""
         first = len(self.ops["startup-first"])
+        self.phase, self.repeated = phase, False
         point = "%s %s op %d (%s)" % (self.mode, phase, k,
                                       " ".join(self.ops[phase][k - 1]))
         self.reset()
@@ -244,6 +255,7 @@ class World:
     def serving_point(self, i):
         """A cut at a random moment while seedd serves and saves every second."""
         point = "%s serving %d" % (self.mode, i)
+        self.phase, self.repeated = "serving", False
         self.reset()
         a = self.seedd("--save-interval", "1")
         wait_serving(self.sock, a.proc, 30)
@@ -303,6 +315,7 @@ class World:
         it exited 0): each file it writes is absent (never once it exited 0), or complete
         and valid (the bytes given, for --stdin; old or new, with --force)."""
         ops = self.ops[kind]
+        self.phase, self.repeated = kind, False
         done = k > len(ops)  # the cut after it finished: everything must be there
         point = "%s %s %s" % (self.mode, kind, "after it exited 0" if done else
                               "op %d (%s)" % (k, " ".join(ops[k - 1])))
@@ -331,9 +344,69 @@ class World:
             if r.returncode != 0:
                 self.violations.append("%s: %s: seedctl check: %s"
                                        % (point, os.path.basename(path), r.stderr.strip()))
+                self.outcome.add(kind, "invalid seed file")
             elif stdin is not None and data != stdin:
                 self.violations.append("%s: not the bytes given on stdin" % point)
             else:
                 self.outcome.add(kind, "old" if data == before else "complete")
         if kind != "provision --count":
             self.restart(kind, point)
+
+
+class RefWorld(World):
+    """The reference on the same model: an application on Mbed TLS's default NV
+    seed handling (nvseed-ref.c), run in the mount, where its "seedfile" is.
+    Its run is seedd's start-up: read the seed, write the next, serve."""
+
+    def __init__(self, dirpath, mode, program, seed=0):
+        super().__init__(dirpath, mode, seed)
+        self.program = program
+
+    def ref(self, hold=None):
+        self.runs += 1
+        g = Gated([self.program, str(READS)], cwd=self.m.mnt)
+        self.m.hold(g.pid, hold or 10 ** 9)
+        g.go()
+        return g
+
+    def finish(self, g, point):
+        """Waits for g; records what it served; its exit code."""
+        rc, out = g.finish()
+        for line in out.split():
+            if len(line) == 128:
+                self.record(bytes.fromhex(line), point)
+        return rc
+
+    def dry_run(self):
+        self.reset()
+        g = self.ref()
+        rc, out = g.finish()
+        if rc != 0:
+            raise AssertionError("nvseed-ref: exit %d: %s" % (rc, out))
+        self.ops["startup"] = self.m.ops(g.pid)
+
+    def point(self, k):
+        """A run that served, then a cut before the kth operation of the next (or after
+        it exited), then a run on what survived."""
+        ops = self.ops["startup"]
+        done = k > len(ops)
+        self.phase, self.repeated = "startup", False
+        point = "%s reference %s" % (self.mode, "after it exited" if done else
+                                     "op %d (%s)" % (k, " ".join(ops[k - 1])))
+        self.reset()
+        self.finish(self.ref(), point)
+        before = read_file(self.seed_file)
+        b = self.ref(hold=k)
+        if done:
+            self.finish(b, point)
+        elif not self.m.wait_held():
+            self.violations.append("%s: never reached" % point)
+        self.cut(b)
+        self.survived("startup", point, before)
+        rc = self.finish(self.ref(), point)
+        if rc == 0:
+            self.outcome.add("startup", "served")
+        elif rc == 1:
+            self.outcome.add("startup", "refused")
+        else:
+            self.outcome.add("startup", "crash, hang or unexplained exit")

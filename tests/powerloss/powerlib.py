@@ -148,12 +148,12 @@ class Gated:
     """A program started stopped before exec, so that a hold can name its pid
     before it makes a single call; go() lets it run."""
 
-    def __init__(self, argv, env=None, stdout=subprocess.PIPE, stdin_data=None):
+    def __init__(self, argv, env=None, stdout=subprocess.PIPE, stdin_data=None, cwd=None):
         # sh waits for a line, then execs the program in the same process.
         self.stdin_data = stdin_data
         self.proc = subprocess.Popen(["sh", "-c", 'read _ && exec "$@"', "sh"] + list(argv),
                                      stdin=subprocess.PIPE, stdout=stdout,
-                                     stderr=subprocess.STDOUT, env=env)
+                                     stderr=subprocess.STDOUT, env=env, cwd=cwd)
         self.pid = self.proc.pid
 
     def go(self):

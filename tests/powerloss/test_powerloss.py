@@ -6,7 +6,10 @@ control: the same check must fail for a seedd whose directory fsyncs do
 nothing (the LD_PRELOAD shim nofsyncdir.so)."""
 
 import collections
+import json
 import os
+import subprocess
+import sys
 
 import seeddtest
 from seeddtest import check
@@ -97,6 +100,24 @@ def test_control(tmp):
         print("caught: %s" % v)
     check(bad, "no violation with directory fsyncs turned off: the check cannot fail")
     print("%d violations with directory fsyncs turned off" % len(bad))
+
+
+def test_campaign_smoke(tmp):
+    """campaign.py at its smallest, so that the README's table stays reproducible:
+    seedd keeps every invariant, and the reference (Mbed TLS's default NV seed
+    handling) repeats its output after a strict cut, as it does."""
+    out = os.path.join(tmp.path, "campaign.json")
+    r = subprocess.run([sys.executable, os.path.join(powerlib.HERE, "campaign.py"),
+                        os.environ["BUILD_ROOT"], "--rounds", "1", "--serving", "1", "--json", out],
+                       capture_output=True, text=True, timeout=1200)
+    print(r.stdout[-3000:], r.stderr[-3000:])
+    check(r.returncode == 0, "campaign.py exited %d" % r.returncode)
+    with open(out) as f:
+        rows = json.load(f)
+    bad = ["repeated output", "invalid seed file", "crash, hang or unexplained exit"]
+    check(all(r.get(c, 0) == 0 for r in rows if r["system"] == "seedd" for c in bad), rows)
+    ref = [r for r in rows if r["system"] != "seedd" and r["mode"] == "strict"]
+    check(ref and ref[0].get("repeated output", 0) > 0, "the reference did not repeat: %s" % ref)
 
 
 if __name__ == "__main__":
