@@ -30,7 +30,6 @@ from powerlib import ForgetMount, Gated
 
 READS = 4  # 64-byte reads of each run that serves
 MACHINE_ID = "0123456789abcdef0123456789abcdef"
-PHASES = ("startup", "periodic", "final", "serving")
 PROVISION = ("provision", "provision --force", "provision --stdin", "provision --count")
 
 

@@ -60,7 +60,6 @@ import stat
 import sys
 import threading
 
-import fusepy
 from fusepy import FUSE, FuseOSError, Operations, fuse_get_context
 
 
@@ -192,7 +191,7 @@ class ForgetFS(Operations):
             if node.kind == "d":
                 todo.extend(node.live.values())
 
-    def path_of(self, node, _dir=None, _path=None):
+    def path_of(self, node):
         """A live backing path of node, or None."""
         if node is self.root:
             return self.backing
@@ -208,7 +207,8 @@ class ForgetFS(Operations):
         return None
 
     def survivor(self, node, mode, rng, memo):
-        """What of node a cut keeps: (kind, data-or-entries, meta), computed once per node."""
+        """What of node a cut keeps, computed once per node: (data, meta) of a file,
+        (entries, meta) of a directory, (target, meta) of a symlink."""
         if id(node) in memo:
             return memo[id(node)]
         k = 0 if mode == "strict" else rng.randint(0, len(node.pending))
