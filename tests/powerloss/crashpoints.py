@@ -335,7 +335,7 @@ class World:
             if not os.path.exists(path):
                 self.outcome.add(kind, "absent")
                 if kind == "provision --force" or done:
-                    self.violations.append("%s: the old seed file is gone" % point)
+                    self.violations.append("%s: %s is gone" % (point, os.path.basename(path)))
                 continue
             r = subprocess.run(target(SEEDCTL, "check", path), capture_output=True, text=True,
                                timeout=30)
