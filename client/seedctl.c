@@ -142,16 +142,21 @@ static const struct option global_opts[] = {
 	{ "version", no_argument, NULL, 'V' },
 };
 
-/* getopt's complaint in our words: the option as given, up to its "=". */
-static int option_error(char **argv, int c)
+/*
+ * getopt's complaint in our words. arg is the word it was at: a long option
+ * as given (up to its "="), or a short one, possibly among others ("-xy").
+ */
+static int option_error(const char *arg, int c)
 {
-	const char *arg = argv[optind - 1], *eq = strchr(arg, '=');
+	const char *eq = strchr(arg, '=');
 	int len = eq ? (int)(eq - arg) : (int)strlen(arg);
 
-	if (c == ':')
-		return cli_usage_error("option '%s' needs an argument", arg);
 	if (strncmp(arg, "--", 2) != 0)
-		return cli_usage_error("unknown option '-%c'", optopt);
+		return cli_usage_error(c == ':' ? "option '-%c' needs an argument"
+						: "unknown option '-%c'",
+				       optopt);
+	if (c == ':')
+		return cli_usage_error("option '%.*s' needs an argument", len, arg);
 	if (eq && optopt)
 		return cli_usage_error("option '%.*s' takes no argument", len, arg);
 	return cli_usage_error("unknown option '%.*s'", len, arg);
@@ -161,7 +166,7 @@ int cli_next_opt(struct cli *cli, int argc, char **argv, const struct option *op
 {
 	struct option all[ARRAY_SIZE(global_opts) + 8 + 1] = { { 0 } };
 	size_t n = 0;
-	int c;
+	int c, at;
 
 	for (size_t i = 0; i < ARRAY_SIZE(global_opts); i++)
 		all[n++] = global_opts[i];
@@ -169,8 +174,13 @@ int cli_next_opt(struct cli *cli, int argc, char **argv, const struct option *op
 		all[n++] = *opts;
 	/* Our own messages, in our one style. */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, cli->optstring, all, NULL)) == 's')
+	for (;;) {
+		at = optind;
+		c = getopt_long(argc, argv, cli->optstring, all, NULL);
+		if (c != 's')
+			break;
 		cli->socket = optarg;
+	}
 	switch (c) {
 	case 'h':
 		if (current)
@@ -185,7 +195,8 @@ int cli_next_opt(struct cli *cli, int argc, char **argv, const struct option *op
 		return -2;
 	case '?':
 	case ':':
-		*exit_code = option_error(argv, c);
+		/* Past the word it failed at, or still inside a group of short options. */
+		*exit_code = option_error(optind > at ? argv[optind - 1] : argv[optind], c);
 		return -2;
 	default:
 		return c;

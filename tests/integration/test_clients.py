@@ -844,6 +844,15 @@ def test_seedctl_usage(tmp):
                            text=True, timeout=10)
         check(h.returncode == 0 and h.stdout.startswith("Usage:") and
               (not cmd or (" %s " % cmd) in h.stdout), "the hint %r: %s" % (hint, h))
+    # The option named as it was given, whatever getopt was in the middle of.
+    for args, said in ((["status", "--json", "-jx"], "unknown option '-j'"),
+                       (["status", "--jso=1"], "option '--jso' takes no argument"),
+                       (["provision", "p", "--frob=1"], "unknown option '--frob'"),
+                       (["wait", "--timeout"], "option '--timeout' needs an argument"),
+                       (["-s"], "option '-s' needs an argument")):
+        r = subprocess.run(target(SEEDCTL, *args), capture_output=True, text=True, timeout=10)
+        check(r.returncode == 2 and r.stderr.splitlines()[0].endswith(": " + said),
+              "%s: %r" % (args, r.stderr))
     full = subprocess.run(target(SEEDCTL, "--help"), capture_output=True, text=True, timeout=10)
     r = subprocess.run(target(SEEDCTL, "help"), capture_output=True, text=True, timeout=10)
     check(r.returncode == 0 and r.stdout == full.stdout and "help [COMMAND]" in r.stdout, r)
