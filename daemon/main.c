@@ -56,9 +56,9 @@ struct daemon {
 	struct event *sigterm_ev;
 	struct event *sigint_ev;
 	struct event *sighup_ev;
-	int listen_fd;	  /* until the server owns it */
-	int own_socket;	  /* we bound it, rather than systemd */
-	int socket_dirfd; /* of the socket we bound, to remove it by name at exit */
+	int listen_fd;		     /* until the server owns it */
+	int own_socket;		     /* we bound it, rather than systemd */
+	struct server_socket socket; /* the one we bound, to remove at exit while ours */
 };
 
 enum opt_kind {
@@ -310,14 +310,35 @@ static void hup_cb(evutil_socket_t sig, short what, void *arg)
 		   signal_name((int)sig));
 }
 
-/* The socket systemd passed, else ours, bound but not listening yet. 0, or -1 after logging. */
+/*
+ * SIGTERM or SIGINT before the event loop handles them (the socket listens
+ * from the start on, so a client may be waiting): a clean stop, with a final
+ * save, as soon as it runs.
+ */
+static volatile sig_atomic_t early_stop;
+
+static void early_stop_handler(int sig)
+{
+	early_stop = sig;
+}
+
+static void catch_early_stop(void)
+{
+	struct sigaction sa = { .sa_handler = early_stop_handler };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
+/* The socket systemd passed, else ours, bound and listening. 0, or -1 after logging. */
 static int open_socket(struct daemon *d)
 {
 	char why[1024];
 
 	d->listen_fd = systemd_listen_fd(why, sizeof(why));
 	if (d->listen_fd == 0) {
-		d->listen_fd = server_bind(d->cfg->socket, &d->socket_dirfd, why, sizeof(why));
+		d->listen_fd = server_bind(d->cfg->socket, &d->socket, why, sizeof(why));
 		d->own_socket = d->listen_fd >= 0;
 	}
 	if (d->listen_fd < 0) {
@@ -403,17 +424,15 @@ static int run(struct daemon *d)
 	if (start_watchdog(d) < 0)
 		return EXIT_RUNTIME;
 
-	/* Only now may clients connect: a SIGTERM from here on is a clean stop. */
-	if (d->own_socket && listen(fd, SOMAXCONN) < 0) {
-		log_err("cannot listen on %s: %s", d->cfg->socket, strerror(errno));
-		return EXIT_RUNTIME;
-	}
 	log_info("serving %s on %s (%zu-byte seed, Mbed TLS %s)", d->cfg->store.path,
 		 d->cfg->socket, pool_seed_size(d->pool), pool_mbedtls_version());
 	systemd_ready("Seed updated; serving");
 	saved(d);
 
-	if (event_base_dispatch(d->base) < 0) {
+	/* libevent has the signals now: one that came before is handled here. */
+	if (early_stop)
+		log_info("received %s during start-up, stopping", signal_name(early_stop));
+	else if (event_base_dispatch(d->base) < 0) {
 		log_err("event loop failed");
 		return EXIT_RUNTIME;
 	}
@@ -438,8 +457,9 @@ static void cleanup(struct daemon *d)
 		event_base_free(d->base);
 	pool_free(d->pool);
 	closep(&d->listen_fd);
-	if (d->own_socket)
-		server_unbind(d->socket_dirfd, d->cfg->socket);
+	if (d->own_socket && server_unbind(&d->socket, d->cfg->socket) == 0)
+		log_notice("left %s in place: it is no longer the socket seedd made",
+			   d->cfg->socket);
 	store_close(&d->store);
 }
 
@@ -462,7 +482,7 @@ int main(int argc, char **argv)
 		.store = { .path = SEEDD_DEFAULT_SEED_FILE, .create = 1, .platform_entropy = 1 },
 		.server = { .max_clients = 1024, .idle_timeout_s = 60 },
 	};
-	struct daemon d = { .cfg = &cfg, .listen_fd = -1, .socket_dirfd = -1 };
+	struct daemon d = { .cfg = &cfg, .listen_fd = -1, .socket = { .dirfd = -1 } };
 	int rc;
 
 	cfg.server.allow_uid = cfg.uids;
@@ -477,6 +497,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	/* Until the event loop handles it: a SIGHUP during start-up must not kill seedd. */
 	signal(SIGHUP, SIG_IGN);
+	catch_early_stop();
 	raise_fd_limit();
 	d.start_ms = now_ms();
 

@@ -98,11 +98,29 @@ static int bind_here(int fd, int dirfd, const char *path, const char *name, char
 				 path);
 			return -EADDRINUSE;
 		}
+		/* Only a refusal says that nobody listens; whatever else keeps us out is not stale.
+		 */
+		if (probe != -ECONNREFUSED) {
+			snprintf(why, whylen,
+				 "%s is a socket of uid %u that cannot be probed (%s); refusing to replace it",
+				 path, (unsigned)st.st_uid, strerror(-probe));
+			return -EEXIST;
+		}
 		/*
-		 * Nobody listens: a stale file from a daemon that died. Only this
-		 * name in the checked directory can go; whoever could swap another
-		 * file in since the check (root, us, or in a sticky directory the
-		 * entry's owner) could remove that file anyway.
+		 * Nobody listens. A stale socket of ours or root's, from a daemon
+		 * that died, is replaced; another user's (squatted in a sticky
+		 * directory) is not ours to remove, even for root.
+		 */
+		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+			snprintf(why, whylen,
+				 "%s is a socket of uid %u that nobody listens on; refusing to replace another user's socket (remove it if it is stale)",
+				 path, (unsigned)st.st_uid);
+			return -EEXIST;
+		}
+		/*
+		 * Only this name in the checked directory can go; whoever could
+		 * swap another file in since the check (root, us, or in a sticky
+		 * directory the entry's owner) could remove that file anyway.
 		 */
 		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
 			r = -errno;
@@ -125,10 +143,21 @@ static int bind_here(int fd, int dirfd, const char *path, const char *name, char
 		snprintf(why, whylen, "cannot bind %s: %s", path, strerror(errno));
 		return r;
 	}
+	/*
+	 * Listening at once, so that a second daemon's probe finds this one
+	 * while it still makes its first seed durable; clients wait in the
+	 * queue meanwhile, as behind socket activation.
+	 */
+	if (listen(fd, SOMAXCONN) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot listen on %s: %s", path, strerror(errno));
+		unlinkat(dirfd, name, 0);
+		return r;
+	}
 	return 0;
 }
 
-int server_bind(const char *path, int *dirfd_out, char *why, size_t whylen)
+int server_bind(const char *path, struct server_socket *out, char *why, size_t whylen)
 {
 	struct sockaddr_un sa;
 	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
@@ -137,7 +166,7 @@ int server_bind(const char *path, int *dirfd_out, char *why, size_t whylen)
 	struct stat st;
 	int r;
 
-	*dirfd_out = -1;
+	*out = (struct server_socket){ .dirfd = -1 };
 	if (strnlen(path, sizeof(sa.sun_path)) == sizeof(sa.sun_path)) {
 		snprintf(why, whylen, "socket path %s is too long (at most %zu bytes)", path,
 			 sizeof(sa.sun_path) - 1);
@@ -204,19 +233,40 @@ int server_bind(const char *path, int *dirfd_out, char *why, size_t whylen)
 	}
 	if (r < 0)
 		return r;
-	*dirfd_out = dirfd;
+	/* What is ours to remove at exit: this inode, and nothing put in its place. */
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		r = -errno;
+		snprintf(why, whylen, "cannot stat %s after binding it: %s", path, strerror(errno));
+		return r;
+	}
+	out->dev = st.st_dev;
+	out->ino = st.st_ino;
+	out->dirfd = dirfd;
 	dirfd = -1;
 	r = fd;
 	fd = -1;
 	return r;
 }
 
-void server_unbind(int dirfd, const char *path)
+int server_unbind(struct server_socket *sock, const char *path)
 {
-	const char *slash = strrchr(path, '/');
+	const char *slash = strrchr(path, '/'), *name = slash ? slash + 1 : path;
+	struct stat st;
+	int r = 0;
 
-	unlinkat(dirfd, slash ? slash + 1 : path, 0);
-	close(dirfd);
+	/*
+	 * Only while the name is still our socket: another daemon's that took
+	 * its place (after ours was removed) stays. Whoever could swap a file in
+	 * between the check and the unlink could remove it anyway (see
+	 * bind_here()).
+	 */
+	if (fstatat(sock->dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		r = -errno;
+	else if (S_ISSOCK(st.st_mode) && st.st_dev == sock->dev && st.st_ino == sock->ino)
+		r = unlinkat(sock->dirfd, name, 0) < 0 ? -errno : 1;
+	closep(&sock->dirfd);
+	sock->dirfd = -1;
+	return r;
 }
 
 /* The connection was just used: it becomes the most recently used. */

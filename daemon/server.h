@@ -48,18 +48,30 @@ struct server_opts {
 	size_t n_allow_gid;
 };
 
-/*
- * Binds a SOCK_SEQPACKET socket to path, mode 0666, without listening yet.
- * The directory must not be writable by group or others unless it is sticky
- * and owned by root. A stale socket file is replaced; a live one, or any
- * other file, is an error. Everything happens relative to the directory,
- * whose fd goes to *dirfd for server_unbind(). Returns the fd, or -errno with
- * a message in why.
- */
-int server_bind(const char *path, int *dirfd, char *why, size_t whylen);
+/* A socket server_bind() made: its directory, and the inode it is. */
+struct server_socket {
+	int dirfd;
+	dev_t dev;
+	ino_t ino;
+};
 
-/* Removes the socket server_bind() made, by name in its directory, and closes dirfd. */
-void server_unbind(int dirfd, const char *path);
+/*
+ * Binds a SOCK_SEQPACKET socket to path, mode 0666, and listens on it. The
+ * directory must not be writable by group or others unless it is sticky
+ * and owned by root. A stale socket of ours or root's is replaced; a live
+ * one, another user's, or any other file, is an error. Everything happens
+ * relative to the directory, whose fd goes to *sock with the socket's
+ * identity for server_unbind(). Returns the fd, or -errno with a message in
+ * why.
+ */
+int server_bind(const char *path, struct server_socket *sock, char *why, size_t whylen);
+
+/*
+ * Removes the socket server_bind() made, by name in its directory, if the
+ * name is still that socket, and closes the directory. 1 when it was
+ * removed, 0 when something else is there now, or -errno (-ENOENT: gone).
+ */
+int server_unbind(struct server_socket *sock, const char *path);
 
 /* Serves the listening socket fd on base; takes ownership of fd. */
 struct server *server_new(struct event_base *base, int fd, struct pool *pool,

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Races against seedd's file handling, made deterministic with the fault injector."""
+"""Races against seedd's file handling, made deterministic with the fault injector,
+and attacks on its files by other local users (root only, with real users)."""
 
+import json
 import os
 import socket
+import subprocess
+import tempfile
 
 import seeddtest
 from seeddtest import Daemon, answers, check, connect, raw_get, read_file, wait_for
-from faultlib import fault_env
+from faultlib import Users, as_user, fault_env, need_root
 
 
 def test_socket_rename_race(tmp):
@@ -44,6 +48,126 @@ def test_socket_rename_race(tmp):
     check(not os.path.lexists(checked), "the socket was not removed at exit")
     check(read_file(path) == b"not seedd's\n", "the exit removed the file swapped in")
     print("stale socket removed and bound in the checked directory; %s untouched" % path)
+
+
+def test_socket_second_daemon(tmp):
+    """A second seedd on another seed file but the same socket, started while
+    the first still makes its first seed durable (the fault injector slows its
+    storage calls), finds the socket in use and exits 1: the first listens from
+    its bind on, and serves on the socket once its seed is durable."""
+    sock = tmp / "s.sock"
+    first = Daemon(tmp, seed_file=tmp / "first", sock=sock, env=fault_env(delay_us=300000))
+    first.start(wait=False)
+    wait_for(lambda: os.path.exists(sock) or first.proc.poll() is not None, 30,
+             "the first seedd to bind")
+    second = Daemon(tmp, seed_file=tmp / "second", sock=sock)
+    second.start(wait=False)
+    wait_for(lambda: second.proc.poll() is not None or answers(sock), 60,
+             "the second seedd to exit or serve")
+    starting = "serving" not in first.log()
+    code = second.stop()
+    check(starting, "the first seedd was serving already: no race tested\n" + first.log())
+    check(code == 1 and "another daemon is listening" in second.log(),
+          "the second seedd took the socket of the first, still starting (exit %s):\n%s"
+          % (code, second.log()))
+    first.wait_ready(60)
+    pid = json.loads(first.seedctl("status", "--json").stdout)["pid"]
+    check(pid == first.seedd_pid(), "the socket is not the first seedd's")
+    check(first.stop() == 0 and not os.path.lexists(sock), "the first did not stop cleanly")
+    print("a second seedd started during the first's start-up: %s" % second.log().strip())
+
+
+def test_socket_unlink_ours(tmp):
+    """seedd removes its socket at exit only while the name is still that
+    socket: another seedd's, bound after the first's was removed, stays."""
+    sock = tmp / "s.sock"
+    first = Daemon(tmp, seed_file=tmp / "first", sock=sock).start()
+    os.unlink(sock)
+    second = Daemon(tmp, seed_file=tmp / "second", sock=sock).start()
+    check(first.stop() == 0, "the first seedd did not stop cleanly")
+    check(os.path.lexists(sock) and answers(sock),
+          "the first seedd's exit removed the second's socket:\n" + first.log())
+    check("no longer the socket seedd made" in first.log(), first.log())
+    st = json.loads(second.seedctl("status", "--json").stdout)
+    check(st["pid"] == second.seedd_pid(), st)
+    check(second.stop() == 0 and not os.path.lexists(sock), "the second left its socket")
+    print("the first seedd's exit left the second's socket: %s" % first.log().splitlines()[-1])
+
+
+def exit_or_serve(d):
+    """Starts seedd d and waits until it exits or serves; then (exit code, log),
+    the code None when it served (it is stopped then)."""
+    d.start(wait=False)
+    wait_for(lambda: d.proc.poll() is not None or answers(d.sock), 60, "seedd to exit or serve")
+    served = d.proc.poll() is None
+    d.stop()
+    return None if served else d.returncode, d.log()
+
+
+# Run as the squatter: binds a socket at argv[1], listens when argv[2] is "listen",
+# says so and waits for the end of stdin.
+SQUATTER = """
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.bind(sys.argv[1])
+if sys.argv[2] == "listen":
+    s.listen(4)
+else:
+    s.close()
+print("bound", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_socket_squatted(tmp):
+    """Another user's socket at seedd's path in a sticky directory (/tmp-like),
+    listening or stale, is refused with exit 1 and a message naming the path,
+    by seedd as root and as the daemon's user, and left as it was: root may
+    remove anybody's file there, but it is not seedd's to remove."""
+    need_root("making users")
+    users = Users()
+    sticky = tempfile.mkdtemp(prefix="seedd-sticky-")
+    dirs, procs = [sticky], []
+    try:
+        mallory = users.user("m")
+        svc = users.daemon_user()
+        os.chmod(sticky, 0o1777)
+        python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
+        for kind in ("stale", "listen"):
+            for who, wrapper, seed_dir in (("root", [], tmp.path),
+                                           ("seedd's user", ["setpriv", "--reuid=%d" % svc[0],
+                                                             "--regid=%d" % svc[1],
+                                                             "--clear-groups", "--"], None)):
+                sock = os.path.join(sticky, "%s-%d.sock" % (kind, len(wrapper)))
+                p = subprocess.Popen(["setpriv", "--reuid=%d" % mallory[0],
+                                      "--regid=%d" % mallory[1], "--clear-groups", "--", python,
+                                      "-c", SQUATTER, sock, kind],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                procs.append(p)
+                check(p.stdout.readline().strip() == "bound", "the squatter did not bind")
+                before = seeddtest.snapshot(sock)
+                if seed_dir is None:
+                    seed_dir = tempfile.mkdtemp(prefix="seedd-svc-")
+                    dirs.append(seed_dir)
+                    os.chown(seed_dir, *svc)
+                    os.chmod(seed_dir, 0o700)
+                d = Daemon(tmp, seed_file=os.path.join(seed_dir, "seed-%s" % kind), sock=sock,
+                           wrapper=wrapper, program=seeddtest.for_others(seeddtest.SEEDD))
+                code, log = exit_or_serve(d)
+                check(code == 1 and sock in log, "%s, %s squatted socket: exit %s:\n%s"
+                      % (who, kind, code, log))
+                check(seeddtest.snapshot(sock) == before, "%s replaced the %s squatted socket"
+                      % (who, kind))
+                print("%s, a %s socket of uid %d: exit 1: %s" % (who, kind, mallory[0],
+                                                                 log.strip().splitlines()[-1]))
+                p.stdin.close()
+                p.wait(30)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        users.remove()
+        subprocess.run(["rm", "-rf"] + dirs)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,9 @@ import stat
 import subprocess
 import time
 
-from seeddtest import (ConnectWatch, Daemon, Skip, check, connect, main, need_strace, raw_get,
-                       read_file, snapshot, wait_for, write_machine_id, write_seed, SEEDCTL, SEEDD,
-                       WRAPPER, target)
+from seeddtest import (ConnectWatch, Daemon, Skip, check, connect, get_req, main, need_strace,
+                       parse_reply, raw_get, read_file, snapshot, wait_for, write_machine_id,
+                       write_seed, SEEDCTL, SEEDD, ST_OK, WRAPPER, target)
 
 
 def expect_refusal(tmp, content_setup, words, *args):
@@ -311,22 +311,52 @@ def test_readonly_dir_fails_closed(tmp):
 
 
 def test_first_gather_before_serving(tmp):
-    """The seedfile has changed by the time the first connection is accepted."""
+    """The seedfile has changed by the time the first request is answered. The
+    socket listens from its bind on: a client that connects during the
+    start-up waits in the queue until the seed is durable."""
     d = Daemon(tmp)
     old = write_seed(d.seed_file)
     d.start(wait=False)
 
-    def accepted():
+    def connected():
         try:
-            return connect(d.sock)
+            return connect(d.sock, timeout=30)
         except OSError:
             return None
-    s = wait_for(accepted, 30, "seedd to accept a connection", step=0.001)
+    s = wait_for(connected, 30, "seedd to listen", step=0.001)
+    s.send(get_req(64))
+    _, st, got = parse_reply(s.recv(65536))
     new = read_file(d.seed_file)
-    check(new != old and len(new) == 64, "seedfile unchanged when the socket accepted")
-    got = raw_get(s, 64)
+    check(st == ST_OK and new != old and len(new) == 64,
+          "seedfile unchanged when the first request was answered")
     check(got not in (old, new), "served the stored seed")
     check(d.stop() == 0)
+
+
+def test_first_reply_after_update(tmp):
+    """In seedd's own system calls, independent of timing: it listens before
+    its first seed update (a second seedd finds it busy, and clients queue),
+    and its first reply goes out only after the update's rename and the
+    directory's fsync."""
+    strace = need_strace("seedd")
+    trace = tmp / "strace.out"
+    d = Daemon(tmp, wrapper=[strace, "-f", "-qq", "-o", trace, "-e",
+                             "trace=listen,rename,renameat,renameat2,fsync,sendto,sendmsg"],
+               env={"ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"})
+    d.start()
+    s = connect(d.sock)
+    raw_get(s, 32)
+    s.close()
+    start_and_sigterm_running(d)
+    calls = [l.split(None, 1)[1] for l in open(trace).read().splitlines() if re.match(r"\d+ ", l)]
+    names = [c.split("(", 1)[0] for c in calls]
+    listened = names.index("listen") if "listen" in names else None
+    renamed = next((i for i, n in enumerate(names) if n.startswith("rename")), None)
+    replied = next((i for i, n in enumerate(names) if n in ("sendto", "sendmsg")), None)
+    check(None not in (listened, renamed, replied), "calls missing: %s" % names)
+    synced = [i for i in range(renamed, replied) if names[i] == "fsync"]
+    check(listened < renamed < replied and synced, "listen %s, rename %s, fsync %s, first "
+          "reply %s: %s" % (listened, renamed, synced, replied, names))
 
 
 def test_sigterm_saves(tmp):
@@ -418,6 +448,17 @@ def start_and_sigterm(d):
     wrapper (strace, qemu) exits with seedd's status. Killing strace would
     leave its tracee running."""
     d.start()
+    pid = d.seedd_pid()
+    try:
+        os.kill(pid, signal.SIGTERM)
+        check(d.proc.wait(30) == 0, "exit %s" % d.proc.returncode)
+    finally:
+        if d.proc.poll() is None:
+            os.kill(pid, signal.SIGKILL)
+
+
+def start_and_sigterm_running(d):
+    """start_and_sigterm() for a d that is running already."""
     pid = d.seedd_pid()
     try:
         os.kill(pid, signal.SIGTERM)

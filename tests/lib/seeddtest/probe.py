@@ -11,7 +11,7 @@ import re
 import threading
 import time
 
-from .wire import connect, raw_get
+from .wire import HDR, OP_STATUS, connect, msg, raw_get
 
 
 def wait_for(pred, timeout, what, step=0.02):
@@ -28,12 +28,20 @@ def wait_for(pred, timeout, what, step=0.02):
 
 
 def answers(path):
-    """Whether something accepts a connection on the socket at path."""
+    """Whether something on the socket at path answers a STATUS request (within
+    a second): accepting the connection is not enough, as seedd listens while
+    it still makes its first seed durable."""
     try:
-        connect(path, timeout=1).close()
-        return True
+        s = connect(path, timeout=1)
     except OSError:
         return False
+    try:
+        s.send(msg(OP_STATUS))
+        return len(s.recv(65536)) >= HDR.size
+    except OSError:
+        return False
+    finally:
+        s.close()
 
 
 def wait_serving(path, proc, timeout, what="seedd"):
