@@ -2,15 +2,25 @@
 /*
  * Who gets a connection.
  *
- * Slots are shared out by the peer's credentials, read once at accept: one
- * uid holds at most max_per_uid connections (root and our own uid are
- * exempt), untrusted peers together at most max_shared, so that the rest is
- * kept for root, our uid and the allow lists, and everybody together at most
- * max_clients. A newcomer over a limit takes the place of the least recently
- * used idle connection that counts against that limit, of its own uid first:
- * libseedclient re-makes a closed connection on its next call, so a host with
- * more client processes than slots is still served. Only when no such
- * connection is idle is the newcomer refused.
+ * Slots are shared out by user, read once at accept from the peer's
+ * credentials: a uid counts as itself, or as the user who owns it as a
+ * subordinate uid (/etc/subuid), so that one user's 65,536 uids in a user
+ * namespace of his are still one user. One user holds at most max_per_uid
+ * connections (root and our own uid are exempt), untrusted peers together
+ * at most max_shared, so that the rest is kept for root, our uid and the
+ * allow lists, and everybody together at most max_clients.
+ *
+ * A newcomer over a limit takes the place of a connection that counts
+ * against it: the least recently used idle one of its own user first;
+ * else, when the newcomer's user holds fewer connections under that limit
+ * than the largest holder, one of the largest holder's, idle if one is,
+ * else its least recently used one once what it has waiting is answered. So
+ * no set of users, however they share their connections out and however
+ * busy they keep them, can lock anybody out who holds fewer than they do,
+ * and a newcomer never gains at the expense of one who holds less.
+ * libseedclient re-makes a closed connection on its next call. A trusted
+ * newcomer at the limit of all connections may also take anybody's least
+ * recently used idle one. Only when nothing can give way is it refused.
  *
  * Whether a connection is idle only the server can tell (it has to ask the
  * socket), so an answer names candidates and the server looks at them.
@@ -26,21 +36,24 @@
 
 #define UID_HASH_BITS 10
 
-/* The connections of one uid, least recently used first, and what happened to its newcomers. */
+/* The connections of one user, least recently used first, and what happened to its newcomers. */
 struct admission_user {
 	struct admission_user *next; /* hash chain */
 	struct admission_list conns;
+	struct admission_list active; /* on the list of users with connections */
 	uid_t uid;
-	unsigned n;
+	unsigned n, n_shared; /* connections; those of untrusted peers */
 	uint64_t refused, evicted;
 };
 
 struct admission {
 	struct admission_opts opts;
 	unsigned max_per_uid, max_shared;
-	struct admission_list all, shared;
+	struct admission_list all, shared, active;
 	unsigned n_conns, n_shared;
 	unsigned n_users, n_kept; /* all users; those kept with no connection */
+	struct subid_range *ranges;
+	size_t n_ranges;
 	struct admission_user *users[1u << UID_HASH_BITS];
 };
 
@@ -76,6 +89,11 @@ static struct admission_slot *slot_at(const struct admission_list *node, size_t 
 	return (struct admission_slot *)((uintptr_t)node - off);
 }
 
+static struct admission_user *user_of_active(const struct admission_list *node)
+{
+	return (struct admission_user *)((uintptr_t)node - offsetof(struct admission_user, active));
+}
+
 /* A quarter of the slots, at least 1. */
 static unsigned default_max_per_uid(unsigned max_clients)
 {
@@ -102,6 +120,7 @@ struct admission *admission_new(const struct admission_opts *opts)
 	a->max_shared = opts->max_clients - reserved(opts->max_clients);
 	list_init(&a->all);
 	list_init(&a->shared);
+	list_init(&a->active);
 	return a;
 }
 
@@ -117,6 +136,7 @@ void admission_free(struct admission *a)
 			free(u);
 		}
 	}
+	free(a->ranges);
 	free(a);
 }
 
@@ -140,11 +160,37 @@ static int id_in(unsigned id, const unsigned *list, size_t n)
 	return 0;
 }
 
+/*
+ * Whom uid counts as: the owner of the subordinate range it is in, else
+ * itself. A range of root's or of our own uid counts as one user of its
+ * own (its first uid), so that nobody in it shares root's or our exemption.
+ */
+static uid_t user_key(const struct admission *a, uid_t uid)
+{
+	size_t lo = 0, hi = a->n_ranges;
+
+	/* The last range that starts at or below uid. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (a->ranges[mid].start <= uid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || uid - a->ranges[lo - 1].start >= a->ranges[lo - 1].count)
+		return uid;
+	if (a->ranges[lo - 1].owner == 0 || a->ranges[lo - 1].owner == a->opts.self_uid)
+		return a->ranges[lo - 1].start;
+	return a->ranges[lo - 1].owner;
+}
+
 void admission_peer(const struct admission *a, const struct ucred *cr, struct admission_peer *p)
 {
 	const struct admission_opts *o = &a->opts;
 
 	p->cred = *cr;
+	p->user = user_key(a, cr->uid);
 	p->trusted = cr->uid == 0 || cr->uid == o->self_uid ||
 		     id_in(cr->uid, o->allow_uid, o->n_allow_uid) ||
 		     id_in(cr->gid, o->allow_gid, o->n_allow_gid);
@@ -169,30 +215,64 @@ static void candidates(struct admission_answer *ans, const struct admission_list
 	}
 }
 
-/*
- * Asks the server to close an idle connection: the least recently used of
- * the newcomer's own uid first, then of others (the list others, NULL:
- * none).
- */
-static void evict(struct admission_answer *ans, const struct admission_user *u,
-		  const struct admission_list *others, size_t off, int shared_only,
-		  const char *limit, unsigned value)
+/* The least recently used of u's connections (its untrusted ones, when shared_only). */
+static struct admission_slot *lru_of(const struct admission_user *u, int shared_only)
 {
+	const struct admission_list *node = u->conns.next;
+
+	for (int i = 0; i < ADMISSION_SCAN && node != &u->conns; i++, node = node->next) {
+		struct admission_slot *s = slot_at(node, offsetof(struct admission_slot, by_user));
+
+		if (!(shared_only && s->peer.trusted))
+			return s;
+	}
+	return NULL;
+}
+
+/* The user holding the most connections (untrusted ones, when shared_only), or NULL. */
+static struct admission_user *largest(const struct admission *a, int shared_only)
+{
+	struct admission_user *best = NULL;
+
+	for (const struct admission_list *node = a->active.next; node != &a->active;
+	     node = node->next) {
+		struct admission_user *u = user_of_active(node);
+		unsigned n = shared_only ? u->n_shared : u->n;
+
+		if (n && (!best || n > (shared_only ? best->n_shared : best->n)))
+			best = u;
+	}
+	return best;
+}
+
+/*
+ * Names what may give way to a newcomer of user u (NULL: it has none) at a
+ * limit: u's own least recently used connections, then, when u holds fewer
+ * than the largest holder, the largest holder's, whose least recently used
+ * one is also the one to close when none is idle. Under the limit for
+ * untrusted peers (shared_only) only their connections count and go.
+ */
+static void make_room(const struct admission *a, struct admission_answer *ans,
+		      const struct admission_user *u, int shared_only)
+{
+	struct admission_user *big = largest(a, shared_only);
+	unsigned mine = u ? (shared_only ? u->n_shared : u->n) : 0;
+
 	ans->verdict = ADMISSION_EVICT;
 	ans->status = SEEDD_ST_BUSY;
-	ans->limit = limit;
-	ans->value = value;
 	if (u)
 		candidates(ans, &u->conns, offsetof(struct admission_slot, by_user), shared_only);
-	if (others)
-		candidates(ans, others, off, shared_only);
+	if (big && big != u && mine < (shared_only ? big->n_shared : big->n)) {
+		candidates(ans, &big->conns, offsetof(struct admission_slot, by_user), shared_only);
+		ans->busy = lru_of(big, shared_only);
+	}
 }
 
 void admission_decide(struct admission *a, const struct admission_peer *p,
 		      struct admission_answer *ans)
 {
 	const struct admission_opts *o = &a->opts;
-	struct admission_user *u = *user_slot(a, p->cred.uid);
+	struct admission_user *u = *user_slot(a, p->user);
 
 	memset(ans, 0, sizeof(*ans));
 	if (!p->trusted && (o->n_allow_uid || o->n_allow_gid)) {
@@ -202,22 +282,35 @@ void admission_decide(struct admission *a, const struct admission_peer *p,
 		return;
 	}
 	if (u && u->n >= a->max_per_uid && p->cred.uid != 0 && p->cred.uid != o->self_uid) {
-		evict(ans, u, NULL, 0, 0, "the per-uid limit of", a->max_per_uid);
-		snprintf(ans->why, sizeof(ans->why), "uid %u holds %u connections and none is idle",
-			 (unsigned)p->cred.uid, u->n);
+		/* Its own limit: only its own connections can make room. */
+		ans->verdict = ADMISSION_EVICT;
+		ans->status = SEEDD_ST_BUSY;
+		ans->limit = "the per-uid limit of";
+		ans->value = a->max_per_uid;
+		candidates(ans, &u->conns, offsetof(struct admission_slot, by_user), 0);
+		snprintf(ans->why, sizeof(ans->why),
+			 "uid %u%s holds %u connections and none is idle", (unsigned)p->user,
+			 p->user != p->cred.uid ? " with its subordinate uids" : "", u->n);
 		return;
 	}
 	if (!p->trusted && a->n_shared >= a->max_shared) {
-		evict(ans, u, &a->shared, offsetof(struct admission_slot, shared), 1,
-		      "the limit for unprivileged peers of", a->max_shared);
+		make_room(a, ans, u, 1);
+		ans->limit = "the limit for unprivileged peers of";
+		ans->value = a->max_shared;
 		snprintf(ans->why, sizeof(ans->why),
-			 "unprivileged peers hold %u connections and none is idle", a->n_shared);
+			 "unprivileged peers hold %u connections, uid %u as many as anybody, and "
+			 "none of its is idle",
+			 a->n_shared, (unsigned)p->user);
 		return;
 	}
 	if (a->n_conns >= o->max_clients) {
-		evict(ans, u, &a->all, offsetof(struct admission_slot, all), 0, "--max-clients",
-		      o->max_clients);
-		snprintf(ans->why, sizeof(ans->why), "%u connections open and none is idle",
+		/* The untrusted take the place of the untrusted only: the reserve is not theirs. */
+		make_room(a, ans, u, !p->trusted);
+		if (p->trusted)
+			candidates(ans, &a->all, offsetof(struct admission_slot, all), 0);
+		ans->limit = "--max-clients";
+		ans->value = o->max_clients;
+		snprintf(ans->why, sizeof(ans->why), "%u connections open and none can give way",
 			 a->n_conns);
 		return;
 	}
@@ -236,6 +329,7 @@ static struct admission_user *user_get(struct admission *a, uid_t uid)
 		return NULL;
 	(*pu)->uid = uid;
 	list_init(&(*pu)->conns);
+	list_init(&(*pu)->active);
 	a->n_users++;
 	a->n_kept++;
 	return *pu;
@@ -249,6 +343,7 @@ static void user_put(struct admission *a, struct admission_user *u)
 {
 	struct admission_user **pu, *others;
 
+	list_del(&u->active);
 	if (u->refused || u->evicted) {
 		if (a->n_kept <= ADMISSION_KEPT_USERS || u->uid == SEEDD_USERS_OTHERS)
 			return;
@@ -265,19 +360,41 @@ static void user_put(struct admission *a, struct admission_user *u)
 	a->n_kept--;
 }
 
+/* Puts s on u's list, at the back, and counts it there. */
+static void attach(struct admission *a, struct admission_slot *s, struct admission_user *u)
+{
+	if (u->n++ == 0) {
+		a->n_kept--;
+		list_add_tail(&a->active, &u->active);
+	}
+	u->n_shared += !s->peer.trusted;
+	s->user = u;
+	list_add_tail(&u->conns, &s->by_user);
+}
+
+/* Takes s off its user's list; the user goes with its last connection, unless kept. */
+static void detach(struct admission *a, struct admission_slot *s)
+{
+	struct admission_user *u = s->user;
+
+	list_del(&s->by_user);
+	u->n_shared -= !s->peer.trusted;
+	s->user = NULL;
+	if (--u->n == 0) {
+		a->n_kept++;
+		user_put(a, u);
+	}
+}
+
 int admission_add(struct admission *a, struct admission_slot *s, const struct admission_peer *p)
 {
-	struct admission_user *u = user_get(a, p->cred.uid);
+	struct admission_user *u = user_get(a, p->user);
 
 	if (!u)
 		return -ENOMEM;
-	if (u->n == 0)
-		a->n_kept--;
 	s->peer = *p;
-	s->user = u;
-	s->user->n++;
+	attach(a, s, u);
 	list_add_tail(&a->all, &s->all);
-	list_add_tail(&s->user->conns, &s->by_user);
 	list_init(&s->shared);
 	if (!p->trusted) {
 		list_add_tail(&a->shared, &s->shared);
@@ -298,16 +415,11 @@ void admission_touch(struct admission *a, struct admission_slot *s)
 void admission_remove(struct admission *a, struct admission_slot *s)
 {
 	list_del(&s->all);
-	list_del(&s->by_user);
 	list_del(&s->shared);
 	a->n_conns--;
 	if (!s->peer.trusted)
 		a->n_shared--;
-	if (--s->user->n == 0) {
-		a->n_kept++;
-		user_put(a, s->user);
-	}
-	s->user = NULL;
+	detach(a, s);
 }
 
 unsigned admission_count(const struct admission *a)
@@ -321,14 +433,48 @@ struct admission_slot *admission_oldest(const struct admission *a)
 				      : slot_at(a->all.next, offsetof(struct admission_slot, all));
 }
 
+int admission_set_subids(struct admission *a, const struct subid_range *r, size_t n)
+{
+	struct subid_range *copy = n ? malloc(n * sizeof(*copy)) : NULL;
+
+	if (n && !copy)
+		return -ENOMEM;
+	if (n)
+		memcpy(copy, r, n * sizeof(*copy));
+	free(a->ranges);
+	a->ranges = copy;
+	a->n_ranges = n;
+	/*
+	 * Every connection to the user it counts as now, in the order of all
+	 * connections, least recently used first, so each user's list keeps
+	 * that order. The first move of a connection to a user takes no memory
+	 * unless the user is new; a connection whose new user cannot be made
+	 * stays where it was.
+	 */
+	for (struct admission_list *node = a->all.next; node != &a->all; node = node->next) {
+		struct admission_slot *s = slot_at(node, offsetof(struct admission_slot, all));
+		struct admission_user *u = user_get(a, user_key(a, s->peer.cred.uid));
+
+		if (!u)
+			continue;
+		s->peer.user = u->uid;
+		/* Detaching from the user it stays with would free an entry about to be used. */
+		u->n++;
+		detach(a, s);
+		u->n--;
+		attach(a, s, u);
+	}
+	return 0;
+}
+
 int admission_refused(struct admission *a, const struct admission_peer *p)
 {
-	struct admission_user *u = *user_slot(a, p->cred.uid);
+	struct admission_user *u = *user_slot(a, p->user);
 
 	if (!u && a->n_kept >= ADMISSION_KEPT_USERS)
 		u = user_get(a, SEEDD_USERS_OTHERS);
 	else if (!u)
-		u = user_get(a, p->cred.uid);
+		u = user_get(a, p->user);
 	if (!u)
 		return -ENOMEM;
 	u->refused++;

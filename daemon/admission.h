@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "seedd-protocol.h"
+#include "subids.h"
 
 /* Connections looked at per limit to find an idle one: each look costs the server one ioctl. */
 #define ADMISSION_SCAN 8
@@ -24,10 +25,11 @@
 
 /*
  * Limits: max_clients in all; max_per_uid for one user other than root and
- * self_uid (0: a quarter of max_clients, at least 1); untrusted peers,
- * those neither root, self_uid nor in the allow lists, together max_clients
- * less a sixteenth of it (at least 4, at most half of max_clients). With an
- * allow list, untrusted peers are refused.
+ * self_uid (0: a quarter of max_clients, at least 1), a user being a uid
+ * with its subordinate uids; untrusted peers, those neither root, self_uid
+ * nor in the allow lists, together max_clients less a sixteenth of it (at
+ * least 4, at most half of max_clients). With an allow list, untrusted
+ * peers are refused.
  */
 struct admission_opts {
 	unsigned max_clients;
@@ -49,6 +51,7 @@ struct admission_user;
 /* A peer as admission sees it, from its credentials. */
 struct admission_peer {
 	struct ucred cred;
+	uid_t user;  /* whom it counts as: its uid, or the owner of its subordinate range */
 	int trusted; /* root, self_uid or the allow lists: every slot and the full status */
 };
 
@@ -72,15 +75,17 @@ enum admission_verdict {
 /*
  * An answer. EVICT: the first of idle[] found with no request waiting goes
  * (the server answers what a candidate has waiting, which makes it the most
- * recently used, before it looks again); when none is idle, the newcomer is
- * refused with SEEDD_ST_BUSY and why. limit and value name the limit reached,
- * for the log.
+ * recently used, before it looks again); when none is idle, busy goes once
+ * what it has waiting is answered; without busy, the newcomer is refused
+ * with SEEDD_ST_BUSY and why. limit and value name the limit reached, for
+ * the log.
  */
 struct admission_answer {
 	enum admission_verdict verdict;
 	uint16_t status; /* REFUSE: SEEDD_ST_DENIED or SEEDD_ST_BUSY */
-	struct admission_slot *idle[2 * ADMISSION_SCAN];
+	struct admission_slot *idle[3 * ADMISSION_SCAN];
 	size_t n_idle;
+	struct admission_slot *busy;
 	const char *limit;
 	unsigned value;
 	char why[128];
@@ -110,6 +115,13 @@ unsigned admission_count(const struct admission *a);
 
 /* The least recently used connection, NULL when there is none. */
 struct admission_slot *admission_oldest(const struct admission *a);
+
+/*
+ * The subordinate uid ranges (sorted by start, none overlapping, as
+ * subids_parse() makes them); every connection is counted again as the
+ * user it belongs to now. 0, or -ENOMEM with the old ranges kept.
+ */
+int admission_set_subids(struct admission *a, const struct subid_range *r, size_t n);
 
 /* The server refused p. 0, or -ENOMEM when nothing could count it. */
 int admission_refused(struct admission *a, const struct admission_peer *p);

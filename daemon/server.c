@@ -33,11 +33,14 @@
 #include "pool.h"
 #include "seedd-protocol.h"
 #include "server.h"
+#include "subids.h"
 #include "util.h"
 
 #define ACCEPT_BATCH 32
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_INTERVAL_MS 10000
+/* Requests answered at most on a busy connection closed for a newcomer: more than queue. */
+#define DRAIN_MAX 1024
 
 struct conn {
 	struct server *srv;
@@ -51,10 +54,23 @@ static struct conn *conn_of(struct admission_slot *slot)
 	return (struct conn *)((uintptr_t)slot - offsetof(struct conn, slot));
 }
 
-/* One log line per interval; the next one says how many were left out. */
+/* uids a rate-limited log sums up by name; the rest as "others". */
+#define LOG_UIDS 8
+
+/*
+ * One log line per interval. What was left out is summed up, with the uids
+ * it happened to, on the next line, or at the interval's end when nothing
+ * comes (the flush timer), so that the victims of a flood are named.
+ */
 struct ratelimit {
+	const char *what; /* "refusals", for "(and 5 more refusals not logged: ...)" */
+	struct event *flush;
 	int64_t last;
-	unsigned suppressed;
+	unsigned suppressed, others, n_uids;
+	struct {
+		uid_t uid;
+		unsigned n;
+	} uids[LOG_UIDS];
 };
 
 struct server {
@@ -67,11 +83,17 @@ struct server {
 	struct event *accept_ev;
 	struct event *backoff_ev;
 	struct admission *adm;
+	struct subids_file subuid;
 	int fd;
 	uint32_t pid;
 	struct ratelimit refusals, evictions;
-	/* One request and one reply at a time: the daemon is single-threaded. */
+	/*
+	 * One request and one reply at a time: the daemon is single-threaded.
+	 * A newcomer's first request waits in first while room is made for it,
+	 * which answers other connections' requests in in.
+	 */
 	uint8_t in[SEEDD_PROTO_MAX_MSG];
+	uint8_t first[SEEDD_PROTO_MAX_MSG];
 	uint8_t out[SEEDD_PROTO_MAX_MSG];
 };
 
@@ -397,10 +419,11 @@ void server_counters(const struct server *s, struct server_counters *out)
 }
 
 /* Answers one request; returns -1 when the connection must be closed. */
-static int handle_request(struct server *s, struct conn *c, size_t n, int truncated)
+static int handle_request(struct server *s, struct conn *c, const uint8_t *in, size_t n,
+			  int truncated)
 {
 	struct server_counters add;
-	size_t len = server_answer(s, s->in, n, truncated, c->slot.peer.trusted, s->out, &add);
+	size_t len = server_answer(s, in, n, truncated, c->slot.peer.trusted, s->out, &add);
 	int r = send_reply(c->fd, s->out, len);
 
 	explicit_bzero(s->out, len);
@@ -413,30 +436,59 @@ static int handle_request(struct server *s, struct conn *c, size_t n, int trunca
 }
 
 /*
+ * Receives the next message on fd into buf (SEEDD_PROTO_MAX_MSG bytes): its
+ * length (with *truncated set when the peer sent more than a message
+ * holds), 0 at the end of the stream (or for an empty message: equally
+ * useless), -EAGAIN when nothing waits, -EINTR, or another -errno.
+ */
+static ssize_t recv_request(int fd, uint8_t *buf, int *truncated)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = SEEDD_PROTO_MAX_MSG };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t n = recvmsg(fd, &mh, MSG_DONTWAIT);
+
+	if (n < 0)
+		return -errno;
+	*truncated = !!(mh.msg_flags & MSG_TRUNC);
+	return n;
+}
+
+/* Answers the request of n bytes in buf on c, then clears buf. 1, or -1 when c must be closed. */
+static int conn_answer(struct conn *c, uint8_t *buf, ssize_t n, int truncated)
+{
+	int r = handle_request(c->srv, c, buf, (size_t)n, truncated);
+
+	explicit_bzero(buf, (size_t)n < SEEDD_PROTO_MAX_MSG ? (size_t)n : SEEDD_PROTO_MAX_MSG);
+	if (r < 0)
+		return -1;
+	conn_touch(c);
+	return 1;
+}
+
+/*
  * Answers the next request waiting on c, if any. Returns 1 when it answered
  * one (or was interrupted), 0 when none was waiting, -1 when the connection
  * must be closed.
  */
 static int conn_serve(struct conn *c)
 {
-	struct server *s = c->srv;
-	struct iovec iov = { .iov_base = s->in, .iov_len = sizeof(s->in) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-	int r;
+	uint8_t *in = c->srv->in;
+	int truncated;
+	ssize_t n = recv_request(c->fd, in, &truncated);
 
-	n = recvmsg(c->fd, &mh, MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return errno == EINTR;
-	/* 0 is the end of the stream (or an empty message: equally useless). */
+	if (n == -EAGAIN || n == -EINTR)
+		return n == -EINTR;
 	if (n <= 0)
 		return -1;
-	r = handle_request(s, c, (size_t)n, !!(mh.msg_flags & MSG_TRUNC));
-	explicit_bzero(s->in, (size_t)n < sizeof(s->in) ? (size_t)n : sizeof(s->in));
-	if (r < 0)
-		return -1;
-	conn_touch(c);
-	return 1;
+	return conn_answer(c, in, n, truncated);
+}
+
+/* Idle: no request waiting, so closing it loses nothing. */
+static int conn_idle(const struct conn *c)
+{
+	int n;
+
+	return ioctl(c->fd, FIONREAD, &n) == 0 && n == 0;
 }
 
 static void conn_cb(evutil_socket_t fd, short what, void *arg)
@@ -452,26 +504,98 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-__attribute__((format(printf, 3, 4))) static void
-log_limited(struct ratelimit *rl, const char *what, const char *fmt, ...)
+/* A left-out line about uid ((uid_t)-1: none known) is counted for the summary. */
+static void ratelimit_note(struct ratelimit *rl, uid_t uid)
+{
+	unsigned i;
+
+	rl->suppressed++;
+	for (i = 0; i < rl->n_uids && rl->uids[i].uid != uid; i++)
+		;
+	if (i < rl->n_uids) {
+		rl->uids[i].n++;
+	} else if (uid != (uid_t)-1 && rl->n_uids < LOG_UIDS) {
+		rl->uids[rl->n_uids].uid = uid;
+		rl->uids[rl->n_uids++].n = 1;
+	} else {
+		rl->others++;
+	}
+}
+
+/* "uid 1005: 110, uid 1006: 3, others: 2", and forgets them. */
+static void ratelimit_take(struct ratelimit *rl, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < rl->n_uids && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%suid %u: %u", i ? ", " : "",
+				      (unsigned)rl->uids[i].uid, rl->uids[i].n);
+	if (rl->others && n < cap)
+		snprintf(buf + n, cap - n, "%sothers: %u", rl->n_uids ? ", " : "", rl->others);
+	rl->suppressed = rl->others = rl->n_uids = 0;
+}
+
+/* The interval ended with lines left out: they are summed up now. */
+static void ratelimit_flush(struct ratelimit *rl)
+{
+	char sum[256];
+	unsigned n = rl->suppressed;
+
+	if (!n)
+		return;
+	ratelimit_take(rl, sum, sizeof(sum));
+	log_warn("%u more %s in the last %d s, not logged one by one: %s", n, rl->what,
+		 LOG_INTERVAL_MS / 1000, sum);
+	rl->last = now_ms();
+}
+
+static void ratelimit_free(struct ratelimit *rl)
+{
+	ratelimit_flush(rl);
+	if (rl->flush)
+		event_free(rl->flush);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	ratelimit_flush(arg);
+}
+
+/* Logs a line about uid ((uid_t)-1: none), or counts it when one was logged this interval. */
+__attribute__((format(printf, 3, 4))) static void log_limited(struct ratelimit *rl, uid_t uid,
+							      const char *fmt, ...)
 {
 	int64_t now = now_ms();
-	char line[512];
+	char line[512], sum[256];
+	unsigned n = rl->suppressed;
 	va_list ap;
 
 	if (rl->last && now - rl->last < LOG_INTERVAL_MS) {
-		rl->suppressed++;
+		if (!rl->suppressed && rl->flush) {
+			int64_t left = rl->last + LOG_INTERVAL_MS - now;
+			struct timeval tv = { .tv_sec = (time_t)(left / 1000),
+					      .tv_usec = (suseconds_t)(left % 1000 * 1000) };
+
+			evtimer_add(rl->flush, &tv);
+		}
+		ratelimit_note(rl, uid);
 		return;
 	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (rl->suppressed)
-		log_warn("%s (and %u more %s not logged)", line, rl->suppressed, what);
-	else
+	if (n) {
+		ratelimit_take(rl, sum, sizeof(sum));
+		log_warn("%s (and %u more %s not logged: %s)", line, n, rl->what, sum);
+	} else {
 		log_warn("%s", line);
+	}
+	if (rl->flush)
+		evtimer_del(rl->flush);
 	rl->last = now;
-	rl->suppressed = 0;
 }
 
 /* p is NULL when the peer's credentials could not be read. */
@@ -488,50 +612,78 @@ static void refuse(struct server *s, int fd, const struct admission_peer *p, uin
 	for (int i = 0; i < 4 && recv(fd, s->in, sizeof(s->in), MSG_DONTWAIT) > 0; i++)
 		;
 	explicit_bzero(s->in, sizeof(s->in));
+	explicit_bzero(s->first, sizeof(s->first));
 	close(fd);
 	if (cr)
-		log_limited(&s->refusals, "refusals", "refused a client (uid %u, pid %ld): %s: %s",
+		log_limited(&s->refusals, cr->uid, "refused a client (uid %u, pid %ld): %s: %s",
 			    (unsigned)cr->uid, (long)cr->pid, proto_status_str(status), why);
 	else
-		log_limited(&s->refusals, "refusals", "refused a client: %s: %s",
+		log_limited(&s->refusals, (uid_t)-1, "refused a client: %s: %s",
 			    proto_status_str(status), why);
 }
 
-/* Idle: no request waiting, so closing it loses nothing. */
-static int conn_idle(const struct conn *c)
-{
-	int n;
-
-	return ioctl(c->fd, FIONREAD, &n) == 0 && n == 0;
-}
-
 /*
- * Closes the first of the answer's candidates that has no request waiting.
- * A request waiting on a candidate is answered first, which makes it the
- * most recently used; it goes if nothing more is waiting, else the search
- * goes on past it. 0, or -EBUSY when every candidate is busy.
+ * Closes c, which admission chose to give way to a newcomer with
+ * credentials cr at ans's limit; busy: it had requests waiting, answered
+ * first, answered of them.
  */
-static int evict(struct server *s, const struct ucred *cr, const struct admission_answer *ans)
+static void conn_evict(struct server *s, struct conn *c, const struct ucred *cr,
+		       const struct admission_answer *ans, int busy, int answered)
 {
-	struct conn *c = NULL;
+	char extra[64] = "";
 
-	for (size_t i = 0; i < ans->n_idle && !c; i++) {
-		struct conn *cand = conn_of(ans->idle[i]);
-		int r = conn_serve(cand);
-
-		if (r <= 0 || conn_idle(cand))
-			c = cand;
-	}
-	if (!c)
-		return -EBUSY;
-	log_limited(&s->evictions, "closed connections",
+	if (busy)
+		snprintf(extra, sizeof(extra), " (busy: %d waiting requests answered first)",
+			 answered);
+	log_limited(&s->evictions, c->slot.peer.cred.uid,
 		    "closed the least recently used connection of uid %u (pid %ld) for a new one "
-		    "of uid %u (pid %ld): at %s %u",
+		    "of uid %u (pid %ld): at %s %u%s",
 		    (unsigned)c->slot.peer.cred.uid, (long)c->slot.peer.cred.pid, (unsigned)cr->uid,
-		    (long)cr->pid, ans->limit, ans->value);
+		    (long)cr->pid, ans->limit, ans->value, extra);
 	s->counted.evicted++;
 	admission_evicted(s->adm, &c->slot);
 	conn_free(c);
+}
+
+/*
+ * Makes room as ans says: closes the first of its idle candidates found
+ * with no request waiting, else its busy one. A request waiting on an idle
+ * candidate is answered first, which makes it the most recently used; it
+ * goes if nothing more is waiting, else the search goes on past it. The
+ * busy one has what waits on it answered before it is closed, so its peer
+ * loses no request it sent. 0, or -EBUSY when nothing could give way.
+ */
+static int evict(struct server *s, const struct ucred *cr, const struct admission_answer *ans)
+{
+	struct conn *c;
+	int n = 0, r;
+
+	for (size_t i = 0; i < ans->n_idle; i++) {
+		c = conn_of(ans->idle[i]);
+		r = conn_serve(c);
+		if (r < 0) {
+			/* The peer went: that is room too. */
+			conn_free(c);
+			return 0;
+		}
+		if (r == 0 || conn_idle(c)) {
+			conn_evict(s, c, cr, ans, 0, 0);
+			return 0;
+		}
+	}
+	if (!ans->busy)
+		return -EBUSY;
+	/*
+	 * Shut for reading first: what is queued (a few: net.unix.max_dgram_qlen)
+	 * is still read and answered, a request sent from now on fails at the
+	 * peer (EPIPE) rather than being lost, and the end of the queue reads as
+	 * the end of the stream.
+	 */
+	c = conn_of(ans->busy);
+	shutdown(c->fd, SHUT_RD);
+	while (n < DRAIN_MAX && conn_serve(c) > 0)
+		n++;
+	conn_evict(s, c, cr, ans, 1, n);
 	return 0;
 }
 
@@ -583,20 +735,23 @@ static int conn_watch(struct conn *c)
 }
 
 /*
- * Takes fd in, and answers its first request if it is already queued:
- * libseedclient sends it as soon as it has checked our credentials, so it
- * usually is (always, for the clients of a boot storm), and the reply then
- * goes out now rather than one epoll_wait later. -ENOMEM when out of memory.
+ * Takes fd in, and answers its first request, n bytes in s->first, if it
+ * was already queued at accept (n > 0): libseedclient sends it as soon as it has
+ * checked our credentials, so it usually is (always, for the clients of a
+ * boot storm), and the reply then goes out now rather than one epoll_wait
+ * later. -ENOMEM when out of memory.
  */
-static int conn_take(struct server *s, int fd, const struct admission_peer *p)
+static int conn_take(struct server *s, int fd, const struct admission_peer *p, ssize_t n,
+		     int truncated)
 {
 	struct conn *c = conn_new(s, fd, p);
 
 	if (!c) {
+		explicit_bzero(s->first, sizeof(s->first));
 		close(fd);
 		return -ENOMEM;
 	}
-	if (conn_serve(c) < 0) {
+	if (n > 0 && conn_answer(c, s->first, n, truncated) < 0) {
 		conn_free(c);
 		return 0;
 	}
@@ -607,6 +762,38 @@ static int conn_take(struct server *s, int fd, const struct admission_peer *p)
 	return 0;
 }
 
+/*
+ * Reads /etc/subuid again when it changed since the last look, which every
+ * round of accepts takes (one stat): a user's new subordinate uids count as
+ * his from his next connection on. A file that cannot be read keeps what
+ * was read last.
+ */
+static void read_subids(struct server *s)
+{
+	struct subid_range *r;
+	size_t n, skipped;
+	int e;
+
+	if (!subids_changed(&s->subuid))
+		return;
+	e = subids_read(&s->subuid, &r, &n, &skipped);
+	if (e == 0)
+		e = admission_set_subids(s->adm, r, n);
+	free(r);
+	if (e < 0) {
+		log_warn("cannot read %s: %s; subordinate uids are counted as before",
+			 s->subuid.path, strerror(-e));
+		return;
+	}
+	if (skipped)
+		log_warn("%s: %zu lines skipped (not owner:start:count of a known user, or "
+			 "overlapping another range)",
+			 s->subuid.path, skipped);
+	if (n)
+		log_info("%s: %zu ranges of subordinate uids, each counted as its owner",
+			 s->subuid.path, n);
+}
+
 static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *s = arg;
@@ -614,12 +801,14 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 	char why[128];
 
 	(void)what;
+	read_subids(s);
 	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), truncated = 0;
 		socklen_t len = sizeof(struct ucred);
 		struct admission_peer p;
 		struct ucred cr;
 		uint16_t st;
+		ssize_t n;
 
 		if (fd < 0) {
 			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
@@ -628,11 +817,20 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			 * Out of fds or memory: the pending connection stays queued and
 			 * would wake us again at once. Pause accepting instead of spinning.
 			 */
-			log_limited(&s->refusals, "refusals", "refused a client: %s",
+			log_limited(&s->refusals, (uid_t)-1, "refused a client: %s",
 				    strerror(errno));
 			event_del(s->accept_ev);
 			event_add(s->backoff_ev, &tv);
 			return;
+		}
+		/*
+		 * A peer that is gone already (a flood of connect and close fills
+		 * the listen queue with them) costs one read and takes no slot.
+		 */
+		n = recv_request(fd, s->first, &truncated);
+		if (n == 0) {
+			close(fd);
+			continue;
 		}
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0) {
 			snprintf(why, sizeof(why), "cannot read its credentials: %s",
@@ -646,9 +844,9 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 			refuse(s, fd, &p, st, why);
 			continue;
 		}
-		if (conn_take(s, fd, &p) < 0) {
+		if (conn_take(s, fd, &p, n, truncated) < 0) {
 			s->counted.refused++;
-			log_limited(&s->refusals, "refusals",
+			log_limited(&s->refusals, cr.uid,
 				    "refused a client (uid %u, pid %ld): out of memory",
 				    (unsigned)cr.uid, (long)cr.pid);
 		}
@@ -690,10 +888,16 @@ struct server *server_new(struct event_base *base, int fd, struct pool *pool,
 	s->opts = *opts;
 	s->fd = fd;
 	s->pid = (uint32_t)getpid();
+	s->subuid.path = opts->subuid_file ? opts->subuid_file : SUBIDS_FILE;
 	s->adm = admission_new(&aopts);
 	s->accept_ev = event_new(base, fd, EV_READ | EV_PERSIST, accept_cb, s);
 	s->backoff_ev = evtimer_new(base, backoff_cb, s);
-	if (!s->adm || !s->accept_ev || !s->backoff_ev || event_add(s->accept_ev, NULL) < 0) {
+	s->refusals.what = "refusals";
+	s->refusals.flush = evtimer_new(base, flush_cb, &s->refusals);
+	s->evictions.what = "connections closed for newcomers";
+	s->evictions.flush = evtimer_new(base, flush_cb, &s->evictions);
+	if (!s->adm || !s->accept_ev || !s->backoff_ev || !s->refusals.flush ||
+	    !s->evictions.flush || event_add(s->accept_ev, NULL) < 0) {
 		server_free(s);
 		return NULL;
 	}
@@ -711,6 +915,9 @@ void server_free(struct server *s)
 		event_free(s->accept_ev);
 	if (s->backoff_ev)
 		event_free(s->backoff_ev);
+	/* What was left out of the log last is summed up before seedd goes. */
+	ratelimit_free(&s->refusals);
+	ratelimit_free(&s->evictions);
 	close(s->fd);
 	explicit_bzero(s, sizeof(*s));
 	free(s);

@@ -46,6 +46,7 @@ struct server_opts {
 	size_t n_allow_uid;
 	const gid_t *allow_gid;
 	size_t n_allow_gid;
+	const char *subuid_file; /* who owns which subordinate uids; NULL: /etc/subuid */
 };
 
 /* A socket server_bind() made: its directory, and the inode it is. */

@@ -13,6 +13,13 @@
  *   loadgen hold SOCK N [get]           N connections opened and held (raising
  *                                       RLIMIT_NOFILE to fit), one request on
  *                                       each with "get"
+ *   loadgen connflood SOCK SECONDS      non-blocking connect and close in a loop,
+ *                                       as fast as it goes: the listen queue full
+ *   loadgen busy SOCK N DEPTH           N connections, each with DEPTH requests
+ *                                       always in flight (a reply is followed by
+ *                                       the next request at once); one that the
+ *                                       daemon refused or closed is dialled
+ *                                       again, so that all N stay claimed
  *
  * Prints one line of key=value pairs: ok, failed, dup (replies seen before,
  * by a hash of all 32 bytes), rate (requests/s), p50_us, p99_us, max_us.
@@ -21,6 +28,11 @@
  * hold prints "opened=N ok=N busy=N open=N" once its connections are made
  * (busy: refused with a busy reply; open: not closed by the daemon), then
  * "open=N" again for every line read from stdin, and exits at end of input.
+ * connflood prints "attempts=N queued=N full=N" (queued: connect succeeded;
+ * full: it failed with EAGAIN, the queue being full).
+ * busy prints "open=N ok=N busy=N closed=N" (closed: by the daemon, after it
+ * had admitted them) once the first N were dialled, again for every line
+ * read from stdin, and exits at end of input.
  */
 #include <errno.h>
 #include <poll.h>
@@ -31,6 +43,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -42,6 +55,9 @@
 #define FLOOD_DEPTH 16
 /* How long a connect may wait for room in the listen queue, and a reply for the daemon. */
 #define DIAL_MS 30000
+/* busy: connections dialled again per round, and a round's length. */
+#define REDIAL_BATCH 16
+#define ROUND_MS 10
 
 static uint64_t *lat;
 static size_t n_lat, cap_lat;
@@ -371,6 +387,165 @@ static int cmd_hold(const char *path, long n, int get)
 	return 0;
 }
 
+static int cmd_connflood(const char *path, double secs)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), attempts = 0, queued = 0, full = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return 2;
+	strcpy(sa.sun_path, path);
+	while (now_ns() < end) {
+		for (int i = 0; i < 256; i++) {
+			int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+			if (fd < 0)
+				return 2;
+			attempts++;
+			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+				queued++;
+			else if (errno == EAGAIN)
+				full++;
+			close(fd);
+		}
+	}
+	printf("attempts=%llu queued=%llu full=%llu\n", (unsigned long long)attempts,
+	       (unsigned long long)queued, (unsigned long long)full);
+	return 0;
+}
+
+/* busy's connections: fds[i] is -1 while slot i waits to be dialled again. */
+struct busy {
+	const char *path;
+	int *fds;
+	long n, depth;
+	int ep;
+	uint64_t busy, closed;
+	uint8_t req[64];
+	size_t rl;
+};
+
+static long busy_open(const struct busy *b)
+{
+	long open = 0;
+
+	for (long i = 0; i < b->n; i++)
+		open += b->fds[i] >= 0;
+	return open;
+}
+
+static void busy_close(struct busy *b, long i)
+{
+	epoll_ctl(b->ep, EPOLL_CTL_DEL, b->fds[i], NULL);
+	close(b->fds[i]);
+	b->fds[i] = -1;
+}
+
+/* Dials slot i and puts depth requests in flight; the slot stays empty on failure. */
+static void busy_dial(struct busy *b, long i)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+	int fd = dial(b->path);
+
+	if (fd < 0)
+		return;
+	b->fds[i] = fd;
+	if (epoll_ctl(b->ep, EPOLL_CTL_ADD, fd, &e) < 0) {
+		close(fd);
+		b->fds[i] = -1;
+		return;
+	}
+	for (long k = 0; k < b->depth; k++)
+		if (send(fd, b->req, b->rl, MSG_NOSIGNAL) != (ssize_t)b->rl)
+			break;
+}
+
+/* Takes every reply waiting on slot i and sends a request for each. */
+static void busy_replies(struct busy *b, long i)
+{
+	uint8_t rep[SEEDD_PROTO_MAX_MSG];
+
+	for (;;) {
+		ssize_t r = recv(b->fds[i], rep, sizeof(rep), MSG_DONTWAIT);
+		struct proto_msg m;
+
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r > 0 && proto_parse_reply(rep, (size_t)r, SEEDD_OP_GET_SEED, &m) == -EBUSY) {
+			b->busy++;
+			busy_close(b, i);
+			return;
+		}
+		if (r <= 0) {
+			b->closed++;
+			busy_close(b, i);
+			return;
+		}
+		if (take_reply(rep, r) < 0 ||
+		    send(b->fds[i], b->req, b->rl, MSG_NOSIGNAL) != (ssize_t)b->rl) {
+			b->closed++;
+			busy_close(b, i);
+			return;
+		}
+	}
+}
+
+static void busy_report(const struct busy *b)
+{
+	printf("open=%ld ok=%llu busy=%llu closed=%llu\n", busy_open(b), (unsigned long long)ok,
+	       (unsigned long long)b->busy, (unsigned long long)b->closed);
+}
+
+static int cmd_busy(const char *path, long n, long depth)
+{
+	struct busy b = { .path = path, .n = n, .depth = depth };
+	struct epoll_event in = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
+	struct epoll_event ev[256];
+	long next = 0;
+
+	raise_nofile(n + 64);
+	b.fds = xcalloc((size_t)n, sizeof(*b.fds));
+	b.rl = get_req(b.req);
+	b.ep = epoll_create1(EPOLL_CLOEXEC);
+	if (b.ep < 0 || epoll_ctl(b.ep, EPOLL_CTL_ADD, STDIN_FILENO, &in) < 0)
+		return 2;
+	for (long i = 0; i < n; i++) {
+		b.fds[i] = -1;
+		busy_dial(&b, i);
+	}
+	busy_report(&b);
+	for (;;) {
+		int k = epoll_wait(b.ep, ev, 256, ROUND_MS);
+
+		for (int j = 0; j < k; j++) {
+			char line[256];
+
+			if (ev[j].data.u64 != UINT64_MAX) {
+				if (b.fds[ev[j].data.u64] >= 0)
+					busy_replies(&b, (long)ev[j].data.u64);
+				continue;
+			}
+			ssize_t r = read(STDIN_FILENO, line, sizeof(line));
+
+			if (r <= 0)
+				return failed || dups ? 1 : 0;
+			for (ssize_t c = 0; c < r; c++)
+				if (line[c] == '\n')
+					busy_report(&b);
+		}
+		/* Claim back what the daemon took, a few a round. */
+		for (long tries = 0, dialled = 0; tries < n && dialled < REDIAL_BATCH; tries++) {
+			long i = next;
+
+			next = (next + 1) % n;
+			if (b.fds[i] < 0) {
+				busy_dial(&b, i);
+				dialled++;
+			}
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 2 ? argv[1] : "";
@@ -386,6 +561,10 @@ int main(int argc, char **argv)
 		return cmd_flood(argv[2], atof(argv[3]));
 	if (!strcmp(cmd, "hold") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "get"))))
 		return cmd_hold(argv[2], atol(argv[3]), argc == 5);
+	if (!strcmp(cmd, "connflood") && argc == 4)
+		return cmd_connflood(argv[2], atof(argv[3]));
+	if (!strcmp(cmd, "busy") && argc == 5)
+		return cmd_busy(argv[2], atol(argv[3]), atol(argv[4]));
 	fprintf(stderr, "usage: see the comment at the top of loadgen.c\n");
 	return 2;
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """Crowded hosts and hostile local users, with real second users (root only):
-one uid cannot lock the others out, thousands of client processes of one uid
-are served, and only the trusted see the full status."""
+one uid cannot lock the others out, nor can several colluding uids or one
+user's subordinate uids, thousands of client processes of one uid are
+served, and only the trusted see the full status."""
 
 import json
 import os
 import queue
+import random
+import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -372,6 +376,288 @@ def test_status_limited(tmp):
         check(daemon.stop() == 0, "seedd did not stop cleanly")
         print("full status for root, seedd's uid %d, --allow-uid %d and --allow-gid %s; uid %d "
               "sees: %s" % (svc[0], other[0], group, other[0], json.dumps(lim)))
+    finally:
+        crowd.cleanup()
+
+
+
+
+def own_daemon(crowd, tmp, *args):
+    """seedd as the build's daemon user, as installed, on a state and a socket
+    directory of its own in the crowd's directory; started. Also returns the
+    daemon user's (uid, gid)."""
+    svc = crowd.users.daemon_user()
+    state, run = os.path.join(crowd.dir, "state"), os.path.join(crowd.dir, "run")
+    for d, mode in ((state, 0o700), (run, 0o755)):
+        os.mkdir(d, mode)
+        os.chown(d, *svc)
+    daemon = Daemon(tmp, *args, seed_file=os.path.join(state, "seedfile"),
+                    sock=os.path.join(run, "s.sock"), wrapper=setpriv(svc),
+                    program=for_others(seeddtest.SEEDD))
+    crowd.daemons.append(daemon)
+    return daemon.start(), svc
+
+
+def fresh_reads(ids, env, n):
+    """How many of n fresh processes of user ids (None: root), each reading one seed
+    through libseedclient, were served."""
+    script = "for i in $(seq %d); do %s read 32 1 || echo failed; done" % (
+        n, " ".join(target(for_others(SCTOOL))))
+    argv = (setpriv(ids) if ids else []) + ["/bin/sh", "-c", script]
+    r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600)
+    seeds = [l for l in r.stdout.split() if len(l) == 64]
+    check(len(set(seeds)) == len(seeds), "repeated seeds")
+    return len(seeds)
+
+
+def served_beside(daemon, svc, honest, env, what, assert_all=True):
+    """150 fresh reads of the honest user, 20 of root and 20 of the daemon's user,
+    while what goes on; all must be served (when assert_all). The figures, as a line."""
+    got = (fresh_reads(honest, env, 150), fresh_reads(None, env, 20),
+           fresh_reads(svc, env, 20))
+    line = ("beside %s: uid %d got %d/150 reads served, root %d/20, seedd's user %d/20"
+            % (what, honest[0], got[0], got[1], got[2]))
+    print(line)
+    check(not assert_all or got == (150, 20, 20), line + "\n" + daemon.log()[-3000:])
+    return line
+
+
+def test_collusion_uids(tmp):
+    """Four colluding uids each keep 256 connections with 3 requests always
+    queued on each (more than the 960 slots for unprivileged peers together),
+    and take back at once whatever seedd closes: a fifth user doing 150
+    fresh-process reads is served every time, and so are root and seedd's
+    user. Nobody else's connection gave way: a newcomer who holds fewer
+    connections than the largest holder takes that holder's least recently
+    used one, after its waiting requests were answered."""
+    crowd = Crowd()
+    try:
+        colluders = [crowd.user("c%d" % k) for k in range(4)]
+        honest = crowd.user("h")
+        daemon, svc = own_daemon(crowd, tmp)
+        env = daemon.client_env(SEEDD_TIMEOUT_MS=10000)
+        loadgen = for_others(LOADGEN)
+        procs = [crowd.spawn(ids, target(loadgen, "busy", daemon.sock, 256, 3), env)
+                 for ids in colluders]
+        lines = [Lines(p) for p in procs]
+        first = [fields(l.get(300, "the first report")) for l in lines]
+        full = wait_for(lambda: (lambda st: st["clients"] >= 960 and st)(daemon.status()), 120,
+                        "the colluders to fill the slots for unprivileged peers")
+        held = {u["uid"]: u["clients"] for u in full["users"] or ()}
+        print("4 colluding uids asked for 4 x 256 connections: %s open after the first dial; "
+              "seedd's users: %s" % ([f["open"] for f in first], held))
+        line = served_beside(daemon, svc, honest, env, "4 x 256 busy colluding connections")
+        st = daemon.status()
+        after = [fields(ask(p, l, "a report")) for p, l in zip(procs, lines)]
+        mine = [u for u in st["users"] if u["uid"] == honest[0]]
+        # Listed only if something was counted for him.
+        check(not mine, "the honest user was refused or closed: %s" % st["users"])
+        check(all(a["failed"] == 0 if "failed" in a else True for a in after), after)
+        for p in procs:
+            p.stdin.close()
+        for p in procs:
+            check(p.wait(60) == 0, "a colluder's loadgen saw a bad reply")
+        print("%s; seedd closed %d of the colluders' connections for newcomers and refused "
+              "%d; the colluders' view: %s" % (line, st["evicted"], st["refused"], after))
+    finally:
+        crowd.cleanup()
+
+
+# Runs in the user namespace as its root (the user himself): four children of
+# ns uids 1-4, that is four of his subordinate uids on the host, each a busy
+# loadgen; they end with the end of stdin, which they share.
+IN_NAMESPACE = """
+import os, sys
+loadgen, sock = sys.argv[1:3]
+for k in range(1, 5):
+    if os.fork() == 0:
+        # Their reports are not read: the status shows what they hold.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        os.setresgid(k, k, k)
+        os.setresuid(k, k, k)
+        os.execv(loadgen, [loadgen, "busy", sock, "256", "3"])
+print("started", flush=True)
+for k in range(4):
+    os.wait()
+"""
+
+
+def test_collusion_subuids(tmp):
+    """One user with subordinate uids (/etc/subuid) runs four busy loadgens as
+    four of them in a user namespace of his own: seedd sees four host uids,
+    which it counts as him, once /etc/subuid names them his (it changes while
+    seedd runs): together they keep at most the 256 connections of one user,
+    and an honest user's 150 fresh-process reads beside them, root's and
+    seedd's user's are all served."""
+    crowd = Crowd()
+    for tool in ("unshare", "newuidmap", "usermod"):
+        if not shutil.which(tool):
+            raise seeddtest.Skip("%s is not installed (newuidmap: Debian's uidmap)" % tool)
+    try:
+        owner = crowd.user("o")
+        honest = crowd.user("h")
+        daemon, svc = own_daemon(crowd, tmp)
+        first = 3100000000 + random.randrange(100000) * 16
+        subprocess.run(["usermod", "--add-subuids", "%d-%d" % (first, first + 9),
+                        "--add-subgids", "%d-%d" % (first, first + 9),
+                        crowd.users.tag + "o"], check=True, capture_output=True)
+        env = daemon.client_env(SEEDD_TIMEOUT_MS=10000, SEEDD_TRUST_UNMAPPED=1)
+        python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else \
+            shutil.which("python3")
+        ns = ["unshare", "--user", "--map-root-user", "--map-users=%d,1,10" % first,
+              "--map-groups=%d,1,10" % first, "--"]
+        p = crowd.spawn(owner, ns + [python, "-c", IN_NAMESPACE, for_others(LOADGEN),
+                                     daemon.sock], env)
+        started = Lines(p).get(60, "the namespace's start")
+        check(started == "started", started)
+        subs = set(range(first + 1, first + 5))
+
+        def settled():
+            st = daemon.status()
+            by = {u["uid"]: u for u in st["users"] or ()}
+            # Counted as his, or (a daemon that does not) filling the shared slots.
+            grouped = owner[0] in by and by[owner[0]]["clients"] >= 200
+            return (grouped or st["clients"] >= 960) and st
+        st = wait_for(settled, 120, "the subordinate uids' connections")
+        line = served_beside(daemon, svc, honest, env, "4 subordinate uids of uid %d, busy"
+                             % owner[0], assert_all=False)
+        by = {u["uid"]: u for u in st["users"] or ()}
+        check(owner[0] in by and not subs & set(by),
+              "subordinate uids counted on their own: %s; %s" % (st["users"], line))
+        check(by[owner[0]]["clients"] <= 256, "uid %d with his subordinate uids holds %d "
+              "connections, more than one user's 256" % (owner[0], by[owner[0]]["clients"]))
+        check("150/150" in line and "20/20, seedd's user 20/20" in line, line)
+        st = daemon.status()
+        by = {u["uid"]: u for u in st["users"]}
+        p.stdin.close()
+        check(p.wait(60) == 0, "the namespace's loadgens failed")
+        print("%s; uid %d and his subordinate uids %d-%d held %d connections (one user's "
+              "limit 256), %d of their newcomers refused" % (
+                  line, owner[0], first + 1, first + 4, by[owner[0]]["clients"],
+                  by[owner[0]]["refused"]))
+    finally:
+        crowd.cleanup()
+
+
+def timed_reads(ids, env, n):
+    """n fresh processes of user ids (None: root), one after the other, each
+    reading one seed: the wall time of each in ms, None for one that failed."""
+    argv = (setpriv(ids) if ids else []) + target(for_others(SCTOOL), "read", 32, 1)
+    out = []
+    for _ in range(n):
+        t0 = time.monotonic()
+        r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        ms = (time.monotonic() - t0) * 1000
+        out.append(ms if r.returncode == 0 and len(r.stdout.strip()) == 64 else None)
+    return out
+
+
+def listen_queue(pid):
+    """Connections waiting in the listen queue of seedd (pid): ss(8) by the socket's
+    inode, which its fds show."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[8:-1])
+    r = subprocess.run(["ss", "-xlnH"], capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        f = line.split()
+        if len(f) >= 6 and f[5] in inodes:
+            return int(f[2])
+    return 0
+
+
+def summary(ms):
+    ok = sorted(x for x in ms if x is not None)
+    if not ok:
+        return "none served of %d" % len(ms)
+    return "%d/%d served, p50 %.1f ms, p90 %.1f ms, max %.1f ms" % (
+        len(ok), len(ms), seeddtest.pct(ok, 50), seeddtest.pct(ok, 90), ok[-1])
+
+
+def cpu_ns(pid):
+    """CPU time a process has run, in ns (/proc/PID/schedstat)."""
+    with open("/proc/%d/schedstat" % pid) as f:
+        return int(f.read().split()[0])
+
+
+def drain_cost(daemon, pid, n):
+    """seedd's CPU time per connection, in us, to drain a listen queue of n
+    connections whose peers closed before it accepted them."""
+    daemon.proc.send_signal(signal.SIGSTOP)
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_NONBLOCK)
+            s.connect(daemon.sock)
+            s.close()
+        check(listen_queue(pid) >= n, "only %d queued" % listen_queue(pid))
+        t0 = cpu_ns(pid)
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    wait_for(lambda: listen_queue(pid) == 0, 60, "seedd to drain its listen queue")
+    return (cpu_ns(pid) - t0) / n / 1000
+
+
+def test_listen_flood(tmp):
+    """One uid floods the listen queue (non-blocking connect and close in a
+    loop, two processes) while another user's idle connections fill every
+    slot for unprivileged peers: root's and that user's fresh processes are
+    served every time, with the default 2 s timeout. Printed: seedd's CPU time
+    per connection gone before it was accepted (what draining the queue
+    costs), the fresh processes' times with and without the flood (measured
+    just before), the queue's length and how many of the idle connections a
+    flooder's connection, still open when accepted, took the place of."""
+    crowd = Crowd()
+    try:
+        flooder, honest = crowd.user("f"), crowd.user("h")
+        daemon, svc = own_daemon(crowd, tmp, "--max-clients", "64", "--max-clients-per-uid", "64")
+        env = daemon.client_env()
+        pid = daemon.seedd_pid()
+        # All 60 slots for unprivileged peers taken by the honest user's idle
+        # connections: a flooder's connection that took a slot would close one.
+        holder = crowd.spawn(honest, target(for_others(LOADGEN), "hold", daemon.sock, 60, "get"),
+                             env)
+        holder_lines = Lines(holder)
+        held = fields(holder_lines.get(120, "the held connections"))
+        check(held["open"] == 60, held)
+        cost = drain_cost(daemon, pid, 4000)
+        print("seedd's CPU time to drain 4,000 connections gone before they were accepted: "
+              "%.2f us each" % cost)
+        quiet = {"root": timed_reads(None, env, 50), "uid %d" % honest[0]:
+                 timed_reads(honest, env, 50)}
+        floods = [crowd.spawn(flooder, target(for_others(LOADGEN), "connflood", daemon.sock,
+                                              600), env) for _ in range(2)]
+        wait_for(lambda: listen_queue(pid) > 0 or all(p.poll() is not None for p in floods), 30,
+                 "the flood to reach the listen queue")
+        cpu0, t0 = seeddtest.proc_cpu_s(pid), time.monotonic()
+        queue_len = []
+        flooded = {}
+        for who, ids in (("root", None), ("uid %d" % honest[0], honest)):
+            flooded[who] = timed_reads(ids, env, 50)
+            queue_len.append(listen_queue(pid))
+        cpu, wall = seeddtest.proc_cpu_s(pid) - cpu0, time.monotonic() - t0
+        for p in floods:
+            p.kill()
+            p.wait()
+        st = daemon.status()
+        for who in quiet:
+            print("%s: without the flood %s; with it %s" % (who, summary(quiet[who]),
+                                                           summary(flooded[who])))
+        print("listen queue during the flood: %s; seedd used %.0f%% of a CPU; %s clients, "
+              "%s closed for newcomers, %s refused" % (queue_len, 100 * cpu / wall,
+                                                      st["clients"], st["evicted"],
+                                                      st["refused"]))
+        for who, ms in flooded.items():
+            check(None not in ms, "%s not served during the flood: %s" % (who, summary(ms)))
+        kept = fields(ask(holder, holder_lines, "the held connections"))["open"]
+        # One that was still open when accepted takes its place as any newcomer with fewer.
+        print("the honest user's 60 idle connections: %d kept" % kept)
+        holder.stdin.close()
+        check(holder.wait(60) == 0, "loadgen hold failed")
     finally:
         crowd.cleanup()
 

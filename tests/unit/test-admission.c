@@ -157,16 +157,20 @@ static void test_reserved(void)
 	struct admission_answer ans;
 
 	fill(a, 3000, 60);
+	/* The largest holder itself: its own connections only, none if they are busy. */
 	CHECK(connect_as(a, 3000, 3000, &ans) == NULL);
 	CHECK_EQ(ans.verdict, ADMISSION_EVICT);
 	CHECK_EQ(ans.value, 60);
 	CHECK(strstr(ans.limit, "unprivileged") != NULL);
+	CHECK_EQ(ans.n_idle, ADMISSION_SCAN);
+	CHECK(ans.busy == NULL);
 
-	/* Another untrusted uid: others' least recently used, as it has none. */
+	/* Another untrusted uid, with fewer: the largest holder's, busy or not. */
 	CHECK(connect_as(a, 3001, 3001, &ans) == NULL);
 	CHECK_EQ(ans.verdict, ADMISSION_EVICT);
 	CHECK_EQ(ans.n_idle, ADMISSION_SCAN);
 	CHECK(ans.idle[0] == &slots[0]);
+	CHECK(ans.busy == &slots[0]);
 
 	/* Root takes the reserved slots, then its own least recently used first. */
 	struct admission_slot *r0 = connect_as(a, 0, 0, &ans);
@@ -177,9 +181,117 @@ static void test_reserved(void)
 	CHECK(connect_as(a, 0, 0, &ans) == NULL);
 	CHECK_EQ(ans.verdict, ADMISSION_EVICT);
 	CHECK(strstr(ans.limit, "--max-clients") != NULL);
+	/* Its own first, then the largest holder's, then anybody's; busy, the largest's. */
 	CHECK(ans.idle[0] == r0);
-	CHECK_EQ(ans.n_idle, 4 + ADMISSION_SCAN);
+	CHECK_EQ(ans.n_idle, 4 + 2 * ADMISSION_SCAN);
 	CHECK(ans.idle[4] == &slots[0]);
+	CHECK(ans.idle[4 + ADMISSION_SCAN] == &slots[0]);
+	CHECK(ans.busy == &slots[0]);
+	admission_free(a);
+}
+
+static void test_collusion(void)
+{
+	/* 64 slots, 60 for the untrusted: four users hold 15 each. */
+	struct admission *a = new_adm(64, 64, NULL, 0, NULL, 0);
+	struct admission_answer ans;
+
+	for (int i = 0; i < 15; i++)
+		for (uid_t u = 3000; u < 3004; u++)
+			fill(a, u, 1);
+	/* A fifth user gets in at the expense of a largest holder, even with all busy. */
+	CHECK(connect_as(a, 3004, 3004, &ans) == NULL);
+	CHECK_EQ(ans.verdict, ADMISSION_EVICT);
+	CHECK(ans.busy != NULL);
+	CHECK(ans.busy == &slots[0]);
+	CHECK_EQ(ans.busy->peer.cred.uid, 3000);
+	CHECK_EQ(ans.n_idle, ADMISSION_SCAN);
+	admission_remove(a, ans.busy);
+	CHECK(connect_as(a, 3004, 3004, &ans) != NULL);
+	/* Now uid 3000 holds 14: the next one of 3004 (1) takes another 15-holder's. */
+	CHECK(connect_as(a, 3004, 3004, &ans) == NULL);
+	CHECK(ans.busy != NULL && ans.busy->peer.cred.uid != 3000 &&
+	      ans.busy->peer.cred.uid != 3004);
+	/* uid 3000, with fewer than the largest, takes back from one of them, never from 3004. */
+	CHECK(connect_as(a, 3000, 3000, &ans) == NULL);
+	CHECK(ans.busy != NULL && ans.busy->peer.cred.uid != 3004);
+	/* A colluder with as many as the largest takes nobody's. */
+	CHECK(connect_as(a, 3001, 3001, &ans) == NULL);
+	CHECK(ans.busy == NULL);
+	for (size_t i = 0; i < ans.n_idle; i++)
+		CHECK_EQ(ans.idle[i]->peer.cred.uid, 3001);
+	CHECK(strstr(ans.why, "as many as anybody") != NULL);
+	admission_free(a);
+
+	/* At the limit of all, an untrusted newcomer never takes a trusted one's place. */
+	a = new_adm(64, 64, NULL, 0, NULL, 0);
+	fill(a, 0, 40);
+	fill(a, 3000, 24);
+	CHECK(connect_as(a, 3001, 3001, &ans) == NULL);
+	CHECK(strstr(ans.limit, "--max-clients") != NULL);
+	CHECK(ans.busy != NULL && ans.busy->peer.cred.uid == 3000);
+	for (size_t i = 0; i < ans.n_idle; i++)
+		CHECK(!ans.idle[i]->peer.trusted);
+	/* A trusted one takes the largest holder's, root's here. */
+	CHECK(connect_as(a, SELF, SELF, &ans) == NULL);
+	CHECK(ans.busy != NULL && ans.busy->peer.cred.uid == 0);
+	admission_free(a);
+}
+
+static void test_subids(void)
+{
+	/* uid 1000 owns 100000-165535; root owns 200000-265535; our uid 300000-300009. */
+	const struct subid_range r[] = {
+		{ .start = 100000, .count = 65536, .owner = 1000 },
+		{ .start = 200000, .count = 65536, .owner = 0 },
+		{ .start = 300000, .count = 10, .owner = SELF },
+	};
+	struct admission *a = new_adm(1024, 8, NULL, 0, NULL, 0);
+	struct seedd_users_info t;
+	struct admission_answer ans;
+	struct admission_peer p;
+
+	/* Before the ranges are known, each uid is a user of its own. */
+	fill(a, 100001, 5);
+	fill(a, 100002, 5);
+	CHECK_EQ(admission_user_count(a), 2);
+	CHECK_EQ(admission_set_subids(a, r, 3), 0);
+	/* Counted again: one user of 10, over its limit of 8, in the old order. */
+	CHECK_EQ(admission_user_count(a), 1);
+	admission_users(a, 0, &t);
+	CHECK_EQ(t.n, 1);
+	CHECK_EQ(t.user[0].uid, 1000);
+	CHECK_EQ(t.user[0].clients, 10);
+	CHECK(connect_as(a, 165535, 165535, &ans) == NULL);
+	CHECK(strstr(ans.limit, "per-uid") != NULL);
+	CHECK(strstr(ans.why, "uid 1000 with its subordinate uids holds 10") != NULL);
+	CHECK(ans.idle[0] == &slots[0]);
+	CHECK(ans.idle[1] == &slots[1]);
+	CHECK(ans.idle[5] == &slots[5]);
+	CHECK(connect_as(a, 1000, 1000, &ans) == NULL);
+	/* Outside the range, a user of its own. */
+	CHECK(connect_as(a, 165536, 165536, &ans) != NULL);
+	CHECK(connect_as(a, 99999, 99999, &ans) != NULL);
+
+	/* Root's and our own subordinate uids are neither root nor us: no exemption, no trust. */
+	peer(a, 200005, 200005, &p);
+	CHECK_EQ(p.user, 200000);
+	CHECK(!p.trusted);
+	peer(a, 300009, 300009, &p);
+	CHECK_EQ(p.user, 300000);
+	CHECK(!p.trusted);
+	fill(a, 200001, 4);
+	fill(a, 265535, 4);
+	CHECK(connect_as(a, 200002, 200002, &ans) == NULL);
+	CHECK(strstr(ans.limit, "per-uid") != NULL);
+
+	/* The ranges go: everybody counts as himself again. */
+	CHECK_EQ(admission_set_subids(a, NULL, 0), 0);
+	peer(a, 100001, 100001, &p);
+	CHECK_EQ(p.user, 100001);
+	admission_users(a, 100000, &t);
+	CHECK_EQ(t.user[0].uid, 100001);
+	CHECK_EQ(t.user[0].clients, 5);
 	admission_free(a);
 }
 
@@ -337,6 +449,8 @@ int main(void)
 	test_per_uid();
 	test_reserved();
 	test_shared_only();
+	test_collusion();
+	test_subids();
 	test_remove_and_oldest();
 	test_counters();
 	test_users_pages();
