@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* seedd: parses the options, then wires the store, the pool, the server and systemd together. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stddef.h>
@@ -399,6 +400,56 @@ static int start_watchdog(struct daemon *d)
 	return 0;
 }
 
+/*
+ * fds seedd needs at once beyond those it holds when it starts serving and
+ * its connections: a save's temp file, sd_notify's socket, /etc/subuid and
+ * the user database being read, libevent's signal pipe, and a newcomer
+ * accepted at the limit while a connection is closed for it.
+ */
+#define FD_SPARE 16
+/* fds looked at to count those open: seedd opens a handful before it serves. */
+#define FD_SCAN 256
+
+/*
+ * Raises the soft fd limit to the hard one, and caps --max-clients (and
+ * --max-clients-per-uid) to what the limit holds, so that every slot, those
+ * kept for root, seedd's user and the allow lists too, has its fd.
+ */
+static void fit_fd_limit(struct server_opts *o)
+{
+	unsigned used = 0, fit;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t soft = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = soft;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= (rlim_t)o->max_clients + FD_SCAN)
+		return;
+	for (int fd = 0; fd < FD_SCAN; fd++)
+		used += fcntl(fd, F_GETFD) >= 0;
+	fit = rl.rlim_cur > used + FD_SPARE ? (unsigned)(rl.rlim_cur - used - FD_SPARE) : 1;
+	if (o->max_clients > fit) {
+		log_warn("--max-clients %u does not fit RLIMIT_NOFILE %llu (%u fds open, %u kept spare): "
+			 "serving at most %u connections; raise the limit (LimitNOFILE=, ulimit -n) "
+			 "for more",
+			 o->max_clients, (unsigned long long)rl.rlim_cur, used, FD_SPARE, fit);
+		o->max_clients = fit;
+	}
+	if (o->max_clients_per_uid > o->max_clients) {
+		log_warn("--max-clients-per-uid %u is more than the %u connections RLIMIT_NOFILE "
+			 "%llu holds: at most %u",
+			 o->max_clients_per_uid, o->max_clients, (unsigned long long)rl.rlim_cur,
+			 o->max_clients);
+		o->max_clients_per_uid = o->max_clients;
+	}
+}
+
 static int run(struct daemon *d)
 {
 	int fd = d->listen_fd;
@@ -408,6 +459,7 @@ static int run(struct daemon *d)
 		log_err("cannot create the event loop");
 		return EXIT_RUNTIME;
 	}
+	fit_fd_limit(&d->cfg->server);
 	d->server = server_new(d->base, fd, d->pool, &d->cfg->server, fill_status, d);
 	d->listen_fd = -1;
 	d->saver =
@@ -463,17 +515,6 @@ static void cleanup(struct daemon *d)
 	store_close(&d->store);
 }
 
-/* Enough fds for --max-clients, where the hard limit allows. */
-static void raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct config cfg = {
@@ -498,7 +539,6 @@ int main(int argc, char **argv)
 	/* Until the event loop handles it: a SIGHUP during start-up must not kill seedd. */
 	signal(SIGHUP, SIG_IGN);
 	catch_early_stop();
-	raise_fd_limit();
 	d.start_ms = now_ms();
 
 	rc = start(&d);

@@ -9,6 +9,7 @@ import json
 import os
 import queue
 import random
+import re
 import shutil
 import signal
 import socket
@@ -382,17 +383,17 @@ def test_status_limited(tmp):
 
 
 
-def own_daemon(crowd, tmp, *args):
+def own_daemon(crowd, tmp, *args, wrapper_extra=()):
     """seedd as the build's daemon user, as installed, on a state and a socket
-    directory of its own in the crowd's directory; started. Also returns the
-    daemon user's (uid, gid)."""
+    directory of its own in the crowd's directory, wrapped in wrapper_extra
+    too; started. Also returns the daemon user's (uid, gid)."""
     svc = crowd.users.daemon_user()
     state, run = os.path.join(crowd.dir, "state"), os.path.join(crowd.dir, "run")
     for d, mode in ((state, 0o700), (run, 0o755)):
         os.mkdir(d, mode)
         os.chown(d, *svc)
     daemon = Daemon(tmp, *args, seed_file=os.path.join(state, "seedfile"),
-                    sock=os.path.join(run, "s.sock"), wrapper=setpriv(svc),
+                    sock=os.path.join(run, "s.sock"), wrapper=list(wrapper_extra) + setpriv(svc),
                     program=for_others(seeddtest.SEEDD))
     crowd.daemons.append(daemon)
     return daemon.start(), svc
@@ -658,6 +659,45 @@ def test_listen_flood(tmp):
         print("the honest user's 60 idle connections: %d kept" % kept)
         holder.stdin.close()
         check(holder.wait(60) == 0, "loadgen hold failed")
+    finally:
+        crowd.cleanup()
+
+
+def test_fd_limit(tmp):
+    """Under RLIMIT_NOFILE 300 with the default --max-clients 1024, two
+    unprivileged uids that hold 150 connections each cannot take the fds of
+    the slots kept for root and seedd's user: seedd sizes its limits to the
+    fd limit at start, saying so with both numbers, and root's and seedd's
+    user's fresh processes are served with the default 2 s timeout."""
+    crowd = Crowd()
+    try:
+        hogs = [crowd.user("a"), crowd.user("b")]
+        daemon, svc = own_daemon(crowd, tmp, wrapper_extra=["prlimit", "--nofile=300:300", "--"])
+        env = daemon.client_env()
+        m = re.search(r"--max-clients 1024 does not fit RLIMIT_NOFILE 300 .*serving at most "
+                      r"(\d+) connections", daemon.log())
+        procs = [crowd.spawn(ids, target(for_others(LOADGEN), "hold", daemon.sock, 150, "get"),
+                             env) for ids in hogs]
+        lines = [Lines(p) for p in procs]
+        pid = daemon.seedd_pid()
+        # Both hold theirs, or (a seedd that does not size its limits) it ran out of fds.
+        wait_for(lambda: all(l.q.qsize() for l in lines) or
+                 len(os.listdir("/proc/%d/fd" % pid)) >= 300 - 2, 120,
+                 "the two uids to hold their connections")
+        got = (fresh_reads(None, env, 20), fresh_reads(svc, env, 20))
+        held = [fields(l.get(120, "the held connections")) for l in lines]
+        line = ("RLIMIT_NOFILE 300: uids %d and %d asked for 150 connections each and keep %s; "
+                "root got %d/20 reads served, seedd's user %d/20; the log: %s"
+                % (hogs[0][0], hogs[1][0], [h["open"] for h in held], got[0], got[1],
+                   m.group(0) if m else "no warning"))
+        print(line)
+        check(m, "no warning naming --max-clients and RLIMIT_NOFILE:\n" + daemon.log())
+        cap = int(m.group(1))
+        check(got == (20, 20), line)
+        check(all(h["open"] <= max(cap // 4, 1) for h in held), line)
+        for p in procs:
+            p.stdin.close()
+            p.wait(60)
     finally:
         crowd.cleanup()
 

@@ -191,9 +191,14 @@ def test_slow_peers(tmp):
 
 
 def test_fd_exhaustion(tmp):
+    """Out of fds, seedd pauses accepting instead of spinning. It sizes
+    --max-clients to its fd limit at start (fd_limit, suite faults+root), so
+    the limit is lowered under it once it runs, as an operator's prlimit(1)
+    or a leak would."""
     limit = 32
-    daemon = Daemon(tmp, "--max-clients", "1024",
-                    wrapper=["prlimit", "--nofile=%d:%d" % (limit, limit), "--"]).start()
+    daemon = Daemon(tmp, "--max-clients", "1024").start()
+    subprocess.run(["prlimit", "--pid", str(daemon.seedd_pid()), "--nofile=%d:%d" % (limit, limit)],
+                   check=True)
     keeper = connect(daemon.sock)
     raw_get(keeper, 32)
     conns = []
