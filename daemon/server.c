@@ -496,12 +496,17 @@ static void conn_cb(evutil_socket_t fd, short what, void *arg)
 	struct conn *c = arg;
 
 	(void)fd;
-	if (what & EV_TIMEOUT) {
-		c->srv->counted.idle_closed++;
-		conn_free(c);
-	} else if (conn_serve(c) < 0) {
-		conn_free(c);
+	/*
+	 * A request waiting as the idle timer falls due (one that came meanwhile,
+	 * or while seedd could not run) is no idleness: it is answered.
+	 */
+	if ((what & EV_READ) || !conn_idle(c)) {
+		if (conn_serve(c) < 0)
+			conn_free(c);
+		return;
 	}
+	c->srv->counted.idle_closed++;
+	conn_free(c);
 }
 
 /* A left-out line about uid ((uid_t)-1: none known) is counted for the summary. */
@@ -622,6 +627,29 @@ static void refuse(struct server *s, int fd, const struct admission_peer *p, uin
 			    proto_status_str(status), why);
 }
 
+/* Wakes us for c's next request, or at its idle timeout. 0 or -1. */
+static int conn_watch(struct conn *c)
+{
+	struct timeval tv = { .tv_sec = c->srv->opts.idle_timeout_s };
+
+	return event_add(c->ev, c->srv->opts.idle_timeout_s ? &tv : NULL);
+}
+
+/*
+ * Re-arms c's idle timer after a request was answered outside its event's
+ * callback; a timeout that fell due meanwhile is dropped with the rest of
+ * the event's pending activation (a request left waiting wakes it again).
+ * 0, or -1 when c had to be closed.
+ */
+static int conn_rearm(struct conn *c)
+{
+	event_del(c->ev);
+	if (conn_watch(c) == 0)
+		return 0;
+	conn_free(c);
+	return -1;
+}
+
 /*
  * Closes c, which admission chose to give way to a newcomer with
  * credentials cr at ans's limit; busy: it had requests waiting, answered
@@ -670,6 +698,8 @@ static int evict(struct server *s, const struct ucred *cr, const struct admissio
 			conn_evict(s, c, cr, ans, 0, 0);
 			return 0;
 		}
+		if (conn_rearm(c) < 0)
+			return 0;
 	}
 	if (!ans->busy)
 		return -EBUSY;
@@ -724,14 +754,6 @@ static struct conn *conn_new(struct server *s, int fd, const struct admission_pe
 	c->srv = s;
 	c->fd = fd;
 	return c;
-}
-
-/* Wakes us for c's next request, or at its idle timeout. 0 or -1. */
-static int conn_watch(struct conn *c)
-{
-	struct timeval tv = { .tv_sec = c->srv->opts.idle_timeout_s };
-
-	return event_add(c->ev, c->srv->opts.idle_timeout_s ? &tv : NULL);
 }
 
 /*

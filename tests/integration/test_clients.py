@@ -692,6 +692,56 @@ def test_last_error(tmp):
                     null=-errno.EINVAL, ok=0, last=0), out)
 
 
+def proc_state(pid):
+    """The state letter of a process (R, S, T, ...)."""
+    with open("/proc/%d/stat" % pid) as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
+def test_idle_timer_rearmed(tmp):
+    """A connection whose requests seedd answers while it looks for one to close
+    for a newcomer (outside the connection's own wakeup) was just used: its idle
+    timer starts again then, and a timeout that fell due meanwhile does not close
+    it with a request unanswered. Made deterministic by stopping seedd while its
+    idle timer falls due with requests and a newcomer waiting."""
+    idle = 4
+    d = Daemon(tmp, "--idle-timeout", str(idle), "--max-clients", "3").start()
+    wait_for(lambda: d.status()["clients"] <= 1, 30, "the start-up probe's connection to close")
+    # Only the newcomer's search for room may touch c: it is the least recently used.
+    c = connect(d.sock)
+    raw_get(c, 8)
+    due = time.monotonic() + idle
+    others = [connect(d.sock) for _ in range(2)]
+    for s in others:
+        raw_get(s, 8)
+    d.proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_for(lambda: proc_state(d.proc.pid) == "T", 30, "seedd to stop")
+        check(time.monotonic() < due, "the machine is too slow: %d s went by" % idle)
+        newcomer = connect(d.sock)
+        newcomer.send(get_req(8))
+        for _ in range(2):
+            c.send(get_req(8))
+        # Past c's idle timeout, by the clock seedd's timer runs on.
+        while time.monotonic() < due + 0.5:
+            time.sleep(due + 0.5 - time.monotonic())
+    finally:
+        d.proc.send_signal(signal.SIGCONT)
+    replies = []
+    c.settimeout(10)
+    try:
+        for _ in range(2):
+            _, st, payload = parse_reply(c.recv(100))
+            replies.append(st == ST_OK and len(payload) == 8)
+    except (ConnectionResetError, AssertionError) as e:
+        replies.append("%s" % e)
+    raw_get(newcomer, 8)
+    check(replies == [True, True], "a connection with requests waiting, used by the search "
+          "for room, was closed at its old idle timeout: %s" % replies)
+    print("both requests of a connection that the search for room used as its idle timer fell "
+          "due were answered")
+
+
 def test_library_symbols(tmp):
     """Exports, dependencies and constructors of libseedclient.so, read with the
     target's binutils (NM, READELF: the cross file's in a cross build)."""
