@@ -8,25 +8,24 @@ In a cross build they are the target's and run through SEEDD_TEST_WRAPPER
 
 import json
 import os
-import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
 
-from ._base import Skip, check
+from ._base import WRAPPER, Skip, check
+from .others import wrapper_for
 from .probe import wait_serving
 
 SEEDD = os.environ.get("SEEDD", "seedd")
 SEEDCTL = os.environ.get("SEEDCTL", "seedctl")
 SCTOOL = os.environ.get("SCTOOL", "sctool")
-WRAPPER = shlex.split(os.environ.get("SEEDD_TEST_WRAPPER", ""))
 
 
 def target(program, *args):
     """The argv that runs a built program (SEEDD, SEEDCTL, SCTOOL, ...) with args."""
-    return WRAPPER + [program] + [str(a) for a in args]
+    return wrapper_for(program) + [program] + [str(a) for a in args]
 
 
 def need_strace(traced, arguments=False):

@@ -9,16 +9,23 @@ instead: a copy in a root-owned 0755 directory under the temp dir, made once
 per test process and removed at its exit, beside a copy of libseedclient,
 with the run path pointing there. The run path is absolute because the
 loader ignores $ORIGIN in a setuid program.
+
+In a cross build the copy runs under qemu-user, whose -L names the target's
+sysroot, and that sits in the build tree too: qemu running as another user
+cannot open the sysroot's dynamic loader there. for_others() then copies the
+loader and the libraries the program needs, at their paths in the sysroot,
+to a sysroot beside the copies, and target() runs a copy with -L naming that.
 """
 
 import atexit
+import glob
 import os
 import shutil
 import stat
 import subprocess
 import tempfile
 
-from ._base import Skip, check
+from ._base import WRAPPER, Skip, check
 
 LIBSEEDCLIENT = os.environ.get("LIBSEEDCLIENT", "")
 
@@ -59,6 +66,77 @@ def _shared_dir():
     return path
 
 
+def _private_sysroot():
+    """The -L directory of a qemu-user wrapper when other users cannot reach it."""
+    if "-L" not in WRAPPER[:-1]:
+        return None
+    root = WRAPPER[WRAPPER.index("-L") + 1]
+    return None if _reachable(root) else root
+
+
+def _lib_dirs(root):
+    """Where the target's loader looks in a Debian (multiarch) sysroot."""
+    return (glob.glob(os.path.join(root, "lib", "*-linux-*")) +
+            glob.glob(os.path.join(root, "usr", "lib", "*-linux-*")) +
+            [os.path.join(root, "lib"), os.path.join(root, "usr", "lib")])
+
+
+def _copy_to_sysroot(root, path):
+    """The file at path in root (a link followed) to the same path in ours."""
+    dest = os.path.join(_shared_dir(), "sysroot", os.path.relpath(path, root))
+    if not os.path.exists(dest):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copyfile(path, dest)
+        os.chmod(dest, 0o755)
+    return dest
+
+
+def _sysroot_for(program):
+    """Our sysroot, holding program's loader and the libraries it needs."""
+    root = _private_sysroot()
+    ours = os.path.join(_shared_dir(), "sysroot")
+    interp = subprocess.run(["patchelf", "--print-interpreter", program], capture_output=True,
+                            text=True)
+    if interp.returncode:  # static
+        return
+    loader = root + interp.stdout.strip()
+    if not os.path.exists(loader):
+        raise Skip("%s's loader %s is not in the sysroot %s: another user cannot run the "
+                   "target's programs" % (program, interp.stdout.strip(), root))
+    todo = [_copy_to_sysroot(root, loader), program]
+    done = set()
+    while todo:
+        elf = todo.pop()
+        if elf in done:
+            continue
+        done.add(elf)
+        needed = subprocess.check_output(["patchelf", "--print-needed", elf], text=True).split()
+        for lib in needed:
+            # libseedclient's copy is found through the run path.
+            if os.path.exists(os.path.join(_shared_dir(), lib)):
+                todo.append(os.path.join(_shared_dir(), lib))
+                continue
+            found = [os.path.join(d, lib) for d in _lib_dirs(root)
+                     if os.path.exists(os.path.join(d, lib))]
+            if not found:
+                raise Skip("%s needs %s, which is not in the sysroot %s: another user cannot "
+                           "run the target's programs" % (elf, lib, root))
+            todo.append(_copy_to_sysroot(root, found[0]))
+    # Every user can reach the directories made on the way.
+    for d, _, _ in os.walk(ours):
+        os.chmod(d, 0o755)
+
+
+def wrapper_for(program):
+    """The wrapper target() runs program through: WRAPPER, with our sysroot for a
+    copy of for_others() that the private sysroot would not let run."""
+    if _dir and os.path.dirname(str(program)) == _dir and _private_sysroot():
+        w = list(WRAPPER)
+        w[w.index("-L") + 1] = os.path.join(_dir, "sysroot")
+        return w
+    return WRAPPER
+
+
 def for_others(program, name=None):
     """The path of a copy of program (SEEDD, SEEDCTL, SCTOOL, LOADGEN, ...) that every
     user can run, found by libseedclient's copy. name makes a separate copy (one
@@ -73,4 +151,6 @@ def for_others(program, name=None):
     r = subprocess.run(["patchelf", "--set-rpath", os.path.dirname(path), path],
                        capture_output=True, text=True)
     check(r.returncode == 0, "patchelf --set-rpath %s: %s" % (path, r.stderr.strip()))
+    if _private_sysroot():
+        _sysroot_for(path)
     return path
