@@ -21,8 +21,11 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
 	files=$(git ls-files '*.c' '*.h')
 	templates=$(git ls-files '*.h.in')
 else
-	files=$(find . -path ./build\* -prune -o \( -name '*.c' -o -name '*.h' \) -print)
-	templates=$(find . -path ./build\* -prune -o -name '*.h.in' -print)
+	# Outside git (a release tarball): every source but the build dirs',
+	# build* and Debian's obj-*.
+	files=$(find . \( -path ./build\* -o -path ./obj-\* \) -prune -o \
+		\( -name '*.c' -o -name '*.h' \) -print)
+	templates=$(find . \( -path ./build\* -o -path ./obj-\* \) -prune -o -name '*.h.in' -print)
 fi
 status=0
 # shellcheck disable=SC2086
