@@ -1,0 +1,71 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# deb.sh OUT [BUILD]
+#
+# The Debian packages, made as a packager makes them from a release: `meson
+# dist` (of the committed tree; BUILD, default build, is a configured build
+# dir of this checkout) writes the release tarball, which becomes the orig
+# tarball; its contrib/debian is the debian/ of the unpacked tree; then
+# `dpkg-buildpackage -us -uc` (with dh_auto_test: the plain test setup) and
+# lintian run as an unprivileged user without network
+# (scripts/offline-user.sh). Any lintian error or warning (E:, W:) that
+# contrib/debian's overrides (O:, each with its reason) do not justify fails.
+#
+# OUT gets what dpkg-buildpackage made (.debs, .changes, .dsc, the tarballs),
+# lintian.log and the test log (meson-logs/testlog.json). DEB_BUILD_OPTIONS=nocheck skips the tests.
+# Needs dpkg-dev, debhelper and lintian besides the build dependencies
+# (scripts/test.sh installs them).
+set -eu
+cd "$(dirname "$0")/.."
+out=$1
+build=${2:-build}
+[ -f "$build/build.ninja" ] || meson setup "$build" >/dev/null
+rm -rf "$out"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+# The tarball holds HEAD: uncommitted changes are left out (meson warns).
+rm -rf "$build/meson-dist"
+meson dist -C "$build" --no-tests --allow-dirty --formats xztar
+tarball=$(echo "$build"/meson-dist/seedd-*.tar.xz)
+name=$(basename "$tarball" .tar.xz)
+version=${name#seedd-}
+cp "$tarball" "$build/meson-dist/$name.tar.xz.sha256sum" "$out/"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/seedd-deb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM HUP
+chmod 0755 "$work"
+cp "$tarball" "$work/seedd_$version.orig.tar.xz"
+tar -C "$work" -xf "$tarball"
+cp -R "$work/$name/contrib/debian" "$work/$name/debian"
+
+options=${DEB_BUILD_OPTIONS:-}
+profiles=""
+case " $options " in
+*" nocheck "*) profiles=nocheck ;;
+esac
+echo "=== dpkg-buildpackage -us -uc in $work/$name${options:+ (DEB_BUILD_OPTIONS=$options)}"
+status=0
+# shellcheck disable=SC2016 # expanded by the inner shell
+scripts/offline-user.sh "$work" sh -c 'cd "$1" &&
+	DEB_BUILD_OPTIONS="$2" DEB_BUILD_PROFILES="$3" dpkg-buildpackage -us -uc &&
+	cd .. && changes=$(echo seedd_*.changes) &&
+	echo "=== lintian $changes" &&
+	lintian --info --display-info --show-overrides --fail-on none "$changes" >lintian.log &&
+	cat lintian.log && ! grep -q "^[EW]: " lintian.log' \
+	sh "$name" "$options" "$profiles" >"$work/build.log" 2>&1 || status=1
+# The build's output is long: its end on failure, lintian's report always.
+if [ "$status" -ne 0 ]; then
+	tail -n 80 "$work/build.log"
+else
+	sed -n '/^=== lintian/,$p' "$work/build.log"
+fi
+cp "$work/build.log" "$out/"
+sed -n '/^=== lintian/,$p' "$work/build.log" >"$out/lintian.log"
+for f in "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$work"/*.dsc "$work"/*.tar.xz; do
+	[ ! -e "$f" ] || cp "$f" "$out/"
+done
+logs=$(echo "$work/$name"/obj-*/meson-logs)
+[ ! -d "$logs" ] || cp -R "$logs" "$out/"
+exit $status
