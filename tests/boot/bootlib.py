@@ -33,6 +33,7 @@ from seeddtest import Skip, check, wait_for
 
 SOURCE_ROOT = os.environ.get("SOURCE_ROOT", "")
 BOOT_DIR = os.environ.get("BOOT_DIR", "")
+BUILD_ROOT = os.environ.get("BUILD_ROOT", "")
 SEED_FILE = os.environ.get("SEED_FILE", "/var/lib/seedd/seedfile")
 SOCKET = os.environ.get("SOCKET", "/run/seedd/seedd.sock")
 DAEMON_USER = os.environ.get("DAEMON_USER", "seedd")
@@ -169,6 +170,43 @@ def prepare():
         fcntl.flock(lock, fcntl.LOCK_EX)
         remove_stale_cgroups()
         return make_root(), build_usr()
+
+
+# The binary packages contrib/debian makes, in the order dpkg -i takes them.
+DEBS = ["libseedclient0", "libseedclient-entropy0", "libseedclient-dev", "seedd"]
+
+
+def debs():
+    """{package: path} of the .debs to install: those in $SEEDD_DEBS (scripts/test.sh
+    makes them with the tests and lintian first), else made here by
+    scripts/deb.sh without the tests, from the committed tree (meson dist)."""
+    need_host()
+    where = os.environ.get("SEEDD_DEBS")
+    if not where:
+        for tool, pkg in (("dpkg-buildpackage", "dpkg-dev"), ("dh", "debhelper"),
+                          ("lintian", "lintian")):
+            if not shutil.which(tool):
+                raise Skip("%s is not installed (package %s; scripts/test.sh installs it)"
+                           % (tool, pkg))
+        where = os.path.join(BOOT_DIR, "deb")
+        os.makedirs(BOOT_DIR, exist_ok=True)
+        with open(os.path.join(BOOT_DIR, "deb.lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            log("scripts/deb.sh %s (DEB_BUILD_OPTIONS=nocheck)" % where)
+            argv = [os.path.join(SOURCE_ROOT, "scripts", "deb.sh"), where, BUILD_ROOT]
+            with open(os.path.join(BOOT_DIR, "deb.log"), "wb") as f:
+                r = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, timeout=1200,
+                                   env=dict(os.environ, DEB_BUILD_OPTIONS="nocheck"))
+            check(r.returncode == 0, "scripts/deb.sh failed (exit %d), log %s"
+                  % (r.returncode, os.path.join(BOOT_DIR, "deb.log")))
+    found = {}
+    for name in DEBS:
+        paths = [os.path.join(where, n) for n in sorted(os.listdir(where))
+                 if n.startswith(name + "_") and n.endswith(".deb")]
+        check(len(paths) == 1, "%s: not one %s_*.deb but %s" % (where, name, paths))
+        found[name] = paths[0]
+    return found
 
 
 def proc_children(pid):

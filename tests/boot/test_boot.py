@@ -11,8 +11,9 @@ import datetime
 import json
 import os
 import re
+import subprocess
 
-from bootlib import DAEMON_USER, SEED_FILE, SOCKET, STATE_DIR, booted, log
+from bootlib import DAEMON_USER, DEBS, SEED_FILE, SOCKET, STATE_DIR, booted, debs, log
 from seeddtest import check, check_exposure, main, wait_for
 
 SERVICE = "seedd.service"
@@ -466,6 +467,118 @@ def test_security(tmp):
         check("seedd(8)" in r.stdout + r.stderr or "seedd.8" in r.stdout + r.stderr,
               "verify did not notice a missing seedd(8): %s%s" % (r.stdout, r.stderr))
         log("systemd-analyze verify %s: clean, man pages checked" % " ".join(units))
+
+
+CLIENT_C = r"""
+#include <stdio.h>
+#include <seedclient.h>
+
+int main(void)
+{
+	unsigned char buf[64];
+
+	if (seedclient_nv_seed_read(buf, sizeof(buf)) != (int)sizeof(buf))
+		return 1;
+	printf("%u ", seedclient_version());
+	for (size_t i = 0; i < sizeof(buf); i++)
+		printf("%02x", buf[i]);
+	putchar('\n');
+	return 0;
+}
+"""
+
+
+def seedd_pids(c):
+    """Every seedd process in the container (minbase has no pgrep)."""
+    return c.sh('for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = seedd ] && '
+                'echo ${p#/proc/}; done; true').split()
+
+
+def build_client(tmp, pkgs):
+    """A client built on the host with nothing but libseedclient-dev's files
+    (pkg-config against the unpacked package), to run in the container."""
+    root = tmp / "dev-root"
+    for name in ("libseedclient0", "libseedclient-dev"):
+        r = subprocess.run(["dpkg-deb", "-x", pkgs[name], root], capture_output=True, text=True)
+        check(r.returncode == 0, "dpkg-deb -x %s: %s" % (pkgs[name], r.stderr))
+    pcs = [d for d, _, files in os.walk(root) if "seedclient.pc" in files]
+    check(len(pcs) == 1, "libseedclient-dev has no one seedclient.pc: %s" % pcs)
+    env = dict(os.environ, PKG_CONFIG_PATH=pcs[0], PKG_CONFIG_SYSROOT_DIR=root,
+               PKG_CONFIG_LIBDIR="")
+    r = subprocess.run(["pkg-config", "--cflags", "--libs", "seedclient"], capture_output=True,
+                       text=True, env=env)
+    check(r.returncode == 0, "pkg-config seedclient: %s" % r.stderr)
+    src, exe = tmp / "client.c", tmp / "client"
+    with open(src, "w") as f:
+        f.write(CLIENT_C)
+    r = subprocess.run(["cc", "-o", exe, src] + r.stdout.split(), capture_output=True, text=True)
+    check(r.returncode == 0, "cc with libseedclient-dev's flags: %s" % r.stderr)
+    return exe
+
+
+def test_package(tmp):
+    """The Debian packages (contrib/debian) installed with dpkg into a booted
+    container: the maintainer scripts make the user and the state directory
+    and enable and start the socket, whose first client starts seedd; a client built against
+    libseedclient-dev gets a seed; the init script defers to systemd; removal
+    stops it and purge removes the seed."""
+    pkgs = debs()
+    log("installing %s" % ", ".join(os.path.basename(p) for p in pkgs.values()))
+    client = build_client(tmp, pkgs)
+    with booted(tmp, "package", install=False) as c:
+        inside = [c.copy_in(pkgs[n], "/root/" + os.path.basename(pkgs[n])) for n in DEBS]
+        r = c.run("dpkg", "-i", *inside, check=False, timeout=300)
+        check(r.returncode == 0, "dpkg -i: exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+        user = c.run("getent", "passwd", DAEMON_USER, check=False).stdout.split(":")
+        check(len(user) > 2 and int(user[2]) < 1000, "no system user %s: %r" % (DAEMON_USER, user))
+        check(owner_mode(c, STATE_DIR) == "%s:%s 700" % (DAEMON_USER, DAEMON_USER),
+              "%s: %s" % (STATE_DIR, owner_mode(c, STATE_DIR)))
+        # seedd.service is enabled through its socket (Also=), which listens.
+        enabled = [c.run("systemctl", "is-enabled", u, check=False).stdout.strip()
+                   for u in (SOCKET_UNIT, SERVICE)]
+        check(enabled == ["enabled", "indirect"], "is-enabled socket, service: %s" % enabled)
+        c.wait_state(SOCKET_UNIT, ActiveState="active", SubState="listening")
+        first = c.seedctl_get()
+        c.wait_state(SERVICE, ActiveState="active", SubState="running")
+        uid = c.run("stat", "-c", "%U", "/proc/%d" % main_pid(c)).stdout.strip()
+        check(uid == DAEMON_USER, "seedd.service runs as %s" % uid)
+        check(owner_mode(c, SEED_FILE) == OWNED, "%s: %s" % (SEED_FILE, owner_mode(c, SEED_FILE)))
+        check(c.seedctl_get() != first, "seedctl get repeats itself")
+        r = c.run("seedctl", "status", check=False)
+        check(r.returncode == 0 and "healthy" in r.stdout, "seedctl status: %s%s"
+              % (r.stdout, r.stderr))
+        log("dpkg -i: user %s, %s %s, the socket enabled, seedd serving as %s"
+            % (DAEMON_USER, STATE_DIR, owner_mode(c, STATE_DIR), uid))
+
+        out = c.run(c.copy_in(client, "/root/client")).stdout.split()
+        check(len(out) == 2 and out[0].isdigit() and re.fullmatch(r"[0-9a-f]{128}", out[1]),
+              "the libseedclient-dev client printed %r" % out)
+        log("a client built with libseedclient-dev's pkg-config flags got a seed (library %s)"
+            % out[0])
+
+        # By hand, the init script hands over to systemctl: no second seedd,
+        # and the state directory stays the service's.
+        pid = main_pid(c)
+        r = c.run("/etc/init.d/seedd", "restart", check=False)
+        check(r.returncode == 0 and "systemctl" in r.stdout + r.stderr,
+              "/etc/init.d/seedd restart: exit %d %s%s" % (r.returncode, r.stdout, r.stderr))
+        restarted(c, pid)
+        pids = seedd_pids(c)
+        check(len(pids) == 1, "seedd processes after the init script: %s" % pids)
+        check(owner_mode(c, STATE_DIR) == "%s:%s 700" % (DAEMON_USER, DAEMON_USER)
+              and owner_mode(c, SEED_FILE) == OWNED, "the init script changed owners")
+        c.seedctl_get()
+        log("/etc/init.d/seedd restart went through systemctl: one seedd, owners kept")
+
+        c.run("dpkg", "-r", "seedd", timeout=120)
+        check(not seedd_pids(c), "seedd runs after dpkg -r: %s" % seedd_pids(c))
+        check(c.run("test", "-e", SEED_FILE, check=False).returncode == 0,
+              "dpkg -r removed the seed file")
+        c.run("dpkg", "--purge", "seedd", timeout=120)
+        check(c.run("test", "-e", STATE_DIR, check=False).returncode != 0,
+              "dpkg --purge left %s" % STATE_DIR)
+        c.run("systemctl", "reset-failed")
+        log("dpkg -r stopped seedd and kept the seed; --purge removed %s" % STATE_DIR)
 
 
 if __name__ == "__main__":
