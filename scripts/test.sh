@@ -1,8 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Installs what the tests need, then builds and runs every suite in three
-# builds: the main one (--werror, every suite: the test setup 'full', with the
-# clang-format check as suite 'style'), an ASan + UBSan one (unit,
+# Installs what the tests need, then builds the main build dir and from it
+# the Debian packages (scripts/deb.sh: the release tarball from meson dist,
+# dpkg-buildpackage with its plain test run, lintian; unprivileged and
+# offline), and runs every suite in three builds: the main one (--werror,
+# every suite: the test setup 'full', with the clang-format check as suite
+# 'style'; the boot suite installs the packages), an ASan + UBSan one (unit,
 # integration, fuzz corpus replay) and seedd against the NV-seed-enabled
 # Mbed TLS 3.6 and, given its source ($SEEDD_MBEDTLS4_SOURCE, as .ci/run
 # passes it), 4.0 built by the interop suite (unit, integration); then a plain
@@ -28,7 +31,7 @@ esac
 scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev libsystemd-dev \
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
 	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format patchelf uidmap python3-fusepy \
-	bash-completion
+	bash-completion debhelper lintian
 # Mbed TLS 4 builds with CMake and its Python code generators (tests/interop/build-mbedtls4.sh).
 scripts/deps.sh cmake python3-jinja2 python3-jsonschema
 top=$PWD
@@ -84,7 +87,9 @@ run() { # run DIR [MESON TEST OPTIONS]...
 }
 
 setup "$main"
-run "$main" --setup full
+scripts/deb.sh build-deb "$main" || status=1
+logs="$logs build-deb/meson-logs/testlog.json"
+SEEDD_DEBS="$top/build-deb" run "$main" --setup full
 
 rm -f build-sanitize/meson-logs/testlog.json
 tests/ci-sanitize.sh build-sanitize || status=1
