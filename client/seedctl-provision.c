@@ -2,6 +2,7 @@
 /* seedctl provision: new seed files, one or a batch, raw or sealed. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,21 +150,26 @@ static int cmp_seed_ptr(const void *a, const void *b)
 /* Opens DIR for a batch, creating it (0700) when missing; its parent must exist. */
 static int open_out_dir(const char *dir, int *created)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char why[PATH_MAX + 128];
+	int fd = seedfile_open_dir(dir, why, sizeof(why));
 
 	*created = 0;
-	if (fd < 0 && errno == ENOENT) {
+	if (fd == -ENOENT) {
+		/* mkdir(2) makes no directory through a symlink at its last component. */
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			cli_error("cannot create directory %s: %s", dir, strerror(errno));
 			return -1;
 		}
 		*created = 1;
-		/* Whatever is there by now is checked by seedfile_trust_dir(). */
-		fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		/*
+		 * Whatever is there by now is opened without following a symlink
+		 * at any component, then checked by seedfile_trust_dir().
+		 */
+		fd = seedfile_open_dir(dir, why, sizeof(why));
 	}
 	if (fd < 0)
-		cli_error("cannot open directory %s: %s", dir, strerror(errno));
-	return fd;
+		cli_error("refusing to write to %s: %s", dir, why);
+	return fd < 0 ? -1 : fd;
 }
 
 /* fsync(2) of the directory above dirfd, reached through "..". 0, or -1 with errno set. */

@@ -7,9 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/file.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "seedfile.h"
@@ -31,6 +33,89 @@ static int tmp_name(char *out, size_t cap, const char *name)
 	int n = snprintf(out, cap, TMP_PREFIX "%s" TMP_SUFFIX, name);
 
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+/* A directory by a walk of path, one component at a time, none followed if a symlink. */
+static int walk_nofollow(const char *path)
+{
+	char buf[PATH_MAX], *save = NULL, *comp;
+	int fd, next, e;
+	struct stat st;
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(*path == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (comp = strtok_r(buf, "/", &save); comp && fd >= 0; comp = strtok_r(NULL, "/", &save)) {
+		/* O_NOFOLLOW with O_DIRECTORY fails on a symlink; the look before says why. */
+		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+			close(fd);
+			errno = ELOOP;
+			return -1;
+		}
+		next = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		e = errno;
+		close(fd);
+		errno = e;
+		fd = next;
+	}
+	if (fd < 0)
+		return -1;
+	next = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	e = errno;
+	close(fd);
+	errno = e;
+	return next;
+}
+
+/* How much of path names its first symlink: for a message, once one was refused. 0: none. */
+static size_t symlink_part(const char *path)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	size_t n = 0;
+
+	while (path[n]) {
+		n += strspn(path + n, "/");
+		n += strcspn(path + n, "/");
+		if (n >= sizeof(buf))
+			return 0;
+		memcpy(buf, path, n);
+		buf[n] = '\0';
+		if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode))
+			return n;
+	}
+	return 0;
+}
+
+int seedfile_open_dir(const char *path, char *why, size_t whylen)
+{
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_NO_SYMLINKS,
+	};
+	int fd, r;
+	size_t n;
+
+	/* Without openat2(2) (before Linux 5.6, or filtered out): the walk. */
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0 && (errno == ENOSYS || errno == EPERM))
+		fd = walk_nofollow(path);
+	if (fd >= 0)
+		return fd;
+	r = -errno;
+	n = r == -ELOOP ? symlink_part(path) : 0;
+	if (r == -ELOOP && n)
+		snprintf(why, whylen,
+			 "%.*s is a symbolic link; refusing to follow it (no component of %s may be one)",
+			 (int)n, path, path);
+	else if (r == -ELOOP)
+		snprintf(why, whylen, "%s: a component is a symbolic link; refusing to follow it",
+			 path);
+	else
+		snprintf(why, whylen, "cannot open directory %s: %s", path, strerror(-r));
+	return r;
 }
 
 int seedfile_open(struct seedfile *sf, const char *path, char *why, size_t whylen)
@@ -63,12 +148,10 @@ int seedfile_open(struct seedfile *sf, const char *path, char *why, size_t whyle
 		seedfile_close(sf);
 		return -ENAMETOOLONG;
 	}
-	sf->dirfd = open(sf->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	sf->dirfd = seedfile_open_dir(sf->dir, why, whylen);
 	if (sf->dirfd < 0) {
-		int r = -errno;
+		int r = sf->dirfd;
 
-		snprintf(why, whylen, "cannot open directory %s of seed file %s: %s", sf->dir, path,
-			 strerror(errno));
 		seedfile_close(sf);
 		return r;
 	}
@@ -184,6 +267,14 @@ int seedfile_trust_dir(int dirfd, const char *dir, const struct seedfile_owners 
 			snprintf(why, whylen,
 				 "directory %s above %s has mode %04o and owner uid %u: group or others can write it and it is not a sticky directory owned by root, so they could replace the seed file's directory",
 				 name, dir, (unsigned)(up.st_mode & 07777), (unsigned)up.st_uid);
+			return -EPERM;
+		}
+		/* Its owner could rename the directory below and put another in its place. */
+		if (up.st_uid != 0 && !owned_by(up.st_uid, owners)) {
+			snprintf(why, whylen,
+				 "directory %s above %s is owned by uid %u, not by root or %s: its owner could replace the seed file's directory",
+				 name, dir, (unsigned)up.st_uid,
+				 owners_str(owners, who, sizeof(who)));
 			return -EPERM;
 		}
 		st = up;

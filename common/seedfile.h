@@ -37,7 +37,18 @@ struct seedfile_owners {
 /* Flags for seedfile_write_at(). */
 #define SEEDFILE_NOREPLACE 1u
 
-/* Opens the directory of path. 0, or -errno with a message in why. */
+/*
+ * Opens the directory path for reading without following a symbolic link
+ * at any component (openat2(2) RESOLVE_NO_SYMLINKS, or a walk with
+ * O_NOFOLLOW). Returns the fd, or -errno (-ELOOP for a symlink) with the
+ * reason in why, naming the path.
+ */
+int seedfile_open_dir(const char *path, char *why, size_t whylen);
+
+/*
+ * Opens the directory of path as seedfile_open_dir() does. 0, or -errno
+ * with a message in why.
+ */
 int seedfile_open(struct seedfile *sf, const char *path, char *why, size_t whylen);
 
 void seedfile_close(struct seedfile *sf);
@@ -45,8 +56,9 @@ void seedfile_close(struct seedfile *sf);
 /*
  * Checks that the directory dirfd (named dir in messages) is its owners' own:
  * owned by root or one of owners and not writable by group or others, and
- * that every directory above it that group or others can write is sticky
- * and owned by root (like /tmp), so nobody else can replace what is in it.
+ * that every directory above it belongs to root or one of owners and, when
+ * group or others can write it, is sticky and owned by root (like /tmp), so
+ * nobody else can replace what is in it.
  * 0, -EPERM when refused, or another -errno; why says which, naming the
  * directory.
  */

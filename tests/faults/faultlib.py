@@ -2,6 +2,7 @@
 """What only the faults suite needs, on top of seeddtest: the fault injector,
 the load generator, tmpfs mounts and throw-away users."""
 
+import fcntl
 import json
 import os
 import pwd
@@ -140,3 +141,59 @@ def status_as(daemon, ids, env, rc=0):
     check(r.returncode == rc, "seedctl status as uid %d: exit %d: %s" % (ids[0], r.returncode,
                                                                         r.stderr))
     return json.loads(r.stdout)
+
+
+SYSCTL_LOCK = "/run/seedd-tests-sysctl.lock"
+
+
+class Sysctls:
+    """The fs.protected_* sysctls a file attack depends on, set to each value in turn
+    and restored; the lock that every test changing them holds is held throughout.
+    Use as a context manager; values(name) yields each value it could set (just the
+    host's when the kernel refuses: a container's read-only /proc/sys)."""
+
+    def __enter__(self):
+        need_root("setting sysctls")
+        self.lock = open(SYSCTL_LOCK, "a")
+        fcntl.flock(self.lock, fcntl.LOCK_EX)
+        self.saved = {}
+        return self
+
+    @staticmethod
+    def path(name):
+        return "/proc/sys/fs/" + name
+
+    def get(self, name):
+        with open(self.path(name)) as f:
+            return int(f.read())
+
+    def set(self, name, value):
+        """Sets fs.NAME; False when the kernel does not let us."""
+        self.saved.setdefault(name, self.get(name))
+        try:
+            with open(self.path(name), "w") as f:
+                f.write("%d\n" % value)
+        except OSError:
+            return False
+        return self.get(name) == value
+
+    def values(self, name, values=(0, 1)):
+        """Sets fs.NAME to each of values in turn, yielding it; only the host's value
+        when it cannot be changed."""
+        host = self.get(name)
+        settable = [v for v in values if self.set(name, v)]
+        if not settable:
+            print("fs.%s cannot be set here: only its value %d is tried" % (name, host))
+            yield host
+            return
+        for v in settable:
+            check(self.set(name, v), "cannot set fs.%s to %d" % (name, v))
+            yield v
+
+    def __exit__(self, *exc):
+        for name, value in self.saved.items():
+            with open(self.path(name), "w") as f:
+                f.write("%d\n" % value)
+        fcntl.flock(self.lock, fcntl.LOCK_UN)
+        self.lock.close()
+        return False

@@ -11,7 +11,35 @@ import tempfile
 
 import seeddtest
 from seeddtest import Daemon, answers, check, connect, raw_get, read_file, wait_for
-from faultlib import Users, as_user, fault_env, need_root
+from faultlib import Sysctls, Users, as_user, fault_env, need_root
+
+SYSTEM_PYTHON = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else "python3"
+
+
+def setpriv(ids):
+    return ["setpriv", "--reuid=%d" % ids[0], "--regid=%d" % ids[1], "--clear-groups", "--"]
+
+
+def as_him(ids, *argv):
+    """argv as user ids; fails the test if it fails."""
+    r = subprocess.run(setpriv(ids) + list(argv), capture_output=True, text=True, timeout=60)
+    check(r.returncode == 0, "%s as uid %d: %s" % (argv, ids[0], r.stderr))
+    return r
+
+
+def sticky_dir(dirs):
+    """A root-owned sticky directory every user can write, like /tmp."""
+    d = tempfile.mkdtemp(prefix="seedd-sticky-")
+    os.chmod(d, 0o1777)
+    dirs.append(d)
+    return d
+
+
+def root_dir(dirs, mode=0o700):
+    d = tempfile.mkdtemp(prefix="seedd-root-")
+    os.chmod(d, mode)
+    dirs.append(d)
+    return d
 
 
 def test_socket_rename_race(tmp):
@@ -166,6 +194,82 @@ def test_socket_squatted(tmp):
         for p in procs:
             p.kill()
             p.wait()
+        users.remove()
+        subprocess.run(["rm", "-rf"] + dirs)
+
+
+def test_state_dir_symlink(tmp):
+    """Another user plants a symbolic link to a directory of root's where seedd
+    (as root) looks for its state directory: in a sticky directory, and in a
+    directory of his own where he swaps the real state directory for it. seedd
+    refuses (exit 1) and creates nothing in the link's target, with
+    fs.protected_symlinks 0 and 1."""
+    need_root("making users")
+    users = Users()
+    dirs = []
+    try:
+        mallory = users.user("m")
+        with Sysctls() as sysctls:
+            for value in sysctls.values("protected_symlinks"):
+                target = root_dir(dirs)
+                sticky = sticky_dir(dirs)
+                as_him(mallory, "ln", "-s", target, os.path.join(sticky, "state"))
+                his = tempfile.mkdtemp(prefix="seedd-his-")
+                dirs.append(his)
+                os.chmod(his, 0o755)
+                os.chown(his, *mallory)
+                state = os.path.join(his, "state")
+                os.mkdir(state, 0o700)
+                seeddtest.write_seed(os.path.join(state, "seedfile"))
+                as_him(mallory, "mv", state, state + ".old")
+                as_him(mallory, "ln", "-s", target, state)
+                for where, seed in (("a sticky directory", os.path.join(sticky, "state")),
+                                    ("a directory of his", state)):
+                    d = Daemon(tmp, seed_file=os.path.join(seed, "seedfile"),
+                               sock=tmp / "s.sock")
+                    code, log = exit_or_serve(d)
+                    check(code == 1 and not os.listdir(target),
+                          "protected_symlinks=%d, %s: exit %s, %s holds %s:\n%s"
+                          % (value, where, code, target, os.listdir(target), log))
+                    print("protected_symlinks=%d, a link of uid %d in %s: exit 1: %s"
+                          % (value, mallory[0], where, log.strip().splitlines()[-1]))
+    finally:
+        users.remove()
+        subprocess.run(["rm", "-rf"] + dirs)
+
+
+def test_provision_out_dir_symlink(tmp):
+    """seedctl provision --count --out-dir DIR run by root, where another user
+    planted DIR in a sticky directory as a symbolic link to a directory of
+    root's: refused, nothing written there, with fs.protected_symlinks 0 and 1.
+    The same DIR made by root, and a directory it makes itself, are served."""
+    need_root("making users")
+    users = Users()
+    dirs = []
+    try:
+        mallory = users.user("m")
+        with Sysctls() as sysctls:
+            for value in sysctls.values("protected_symlinks"):
+                target = root_dir(dirs)
+                sticky = sticky_dir(dirs)
+                out = os.path.join(sticky, "seeds")
+                as_him(mallory, "ln", "-s", target, out)
+                r = subprocess.run(seeddtest.target(seeddtest.SEEDCTL, "provision", "--count", 3,
+                                                    "--out-dir", out),
+                                   capture_output=True, text=True, timeout=60)
+                check(r.returncode != 0 and not os.listdir(target),
+                      "protected_symlinks=%d: exit %d, %s holds %s: %s"
+                      % (value, r.returncode, target, os.listdir(target), r.stderr))
+                check(os.path.islink(out), "the planted link was removed or replaced")
+                print("protected_symlinks=%d, --out-dir a link of uid %d in a sticky "
+                      "directory: exit %d: %s" % (value, mallory[0], r.returncode,
+                                                  r.stderr.strip()))
+                made = os.path.join(sticky, "made")
+                r = subprocess.run(seeddtest.target(seeddtest.SEEDCTL, "provision", "--count", 3,
+                                                    "--out-dir", made),
+                                   capture_output=True, text=True, timeout=60)
+                check(r.returncode == 0 and len(os.listdir(made)) == 3, "control: %s" % r.stderr)
+    finally:
         users.remove()
         subprocess.run(["rm", "-rf"] + dirs)
 

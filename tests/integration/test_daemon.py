@@ -153,6 +153,30 @@ def test_refuse_parent_dir(tmp):
     d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
     expect_refused_paths(d, [seed, "directory %s above %s has mode 1777 and owner uid 65534"
                              % (top, path)], [seed, path], [path])
+    # Another user's, even unwritable by anybody else: he may rename what is in it.
+    os.chmod(top, 0o755)
+    d = Daemon(tmp, seed_file=seed, sock=tmp / "s.sock")
+    expect_refused_paths(d, [seed, "directory %s above %s is owned by uid 65534, not by root or "
+                             "uid 0" % (top, path)], [seed, path], [path])
+    os.chown(top, 0, 0)
+    serves(tmp, seed, "root-owned")
+
+
+def test_refuse_symlink_dir(tmp):
+    """No component of the seed file's path is followed if it is a symbolic
+    link: not the directory itself, not one above it, even one of root's."""
+    up = tmp / "up"
+    os.mkdir(up)
+    real, seed = state_dir(tmp, "real", parent=up)
+    link, uplink = tmp / "link", tmp / "uplink"
+    os.symlink(real, link)
+    os.symlink(up, uplink)
+    for via, named in ((os.path.join(link, "seedfile"), link),
+                       (os.path.join(uplink, "real", "seedfile"), uplink)):
+        d = Daemon(tmp, seed_file=via, sock=tmp / "s.sock")
+        expect_refused_paths(d, ["%s is a symbolic link; refusing to follow it" % named],
+                             [seed], [real])
+    serves(tmp, seed, "real")
 
 
 def test_refuse_hard_link(tmp):
@@ -673,9 +697,13 @@ def test_state_files_nofollow(tmp):
     Daemon(tmp, "--machine-id-file", ident).start().stop()
     start_and_sigterm(d)
     calls = traced_calls(trace)
+    # openat2(RESOLVE_NO_SYMLINKS), or a walk of O_PATH opens where the kernel lacks it.
     dirs = [c for c in calls
-            if c.startswith('openat(AT_FDCWD, "%s", ' % tmp.path) and "O_DIRECTORY" in c]
+            if c.startswith(('openat(AT_FDCWD, "%s", ' % tmp.path,
+                             'openat2(AT_FDCWD, "%s", ' % tmp.path)) and "O_DIRECTORY" in c]
     check(dirs, "the state directory is not opened: %s" % calls)
+    check(dirs[0].startswith("openat2(") and "RESOLVE_NO_SYMLINKS" in dirs[0] or
+          "O_PATH" in dirs[0], "the state directory opened following symlinks: %s" % dirs[0])
     fd = dirs[0].rsplit("=", 1)[1].strip()
     names = ("seedfile", "seedfile.lock", "seedfile.machine", ".seedfile.tmp",
              ".seedfile.machine.tmp")
