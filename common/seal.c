@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "seal-crypto.h"
 #include "seal.h"
@@ -77,6 +78,11 @@ struct seal_key *seal_key_read(const char *path, uid_t uid, unsigned flags, char
 	}
 	explicit_bzero(raw, sizeof(raw));
 	return k;
+}
+
+struct seal_key *seal_key_file(const char *path, char *why, size_t whylen)
+{
+	return seal_key_read(path, geteuid(), 0, why, whylen);
 }
 
 void seal_key_free(struct seal_key *k)

@@ -53,6 +53,14 @@ struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE]);
 struct seal_key *seal_key_read(const char *path, uid_t uid, unsigned flags, char *why,
 			       size_t whylen);
 
+/*
+ * The one check of a key file named on a command line (seedd --key-file,
+ * seedctl provision and check --key-file): seal_key_read() of a regular file
+ * (no symlink) that belongs to the effective user and that group and others
+ * can neither read nor write. NULL with the reason in why.
+ */
+struct seal_key *seal_key_file(const char *path, char *why, size_t whylen);
+
 void seal_key_free(struct seal_key *k);
 
 /*

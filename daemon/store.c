@@ -102,7 +102,8 @@ static int read_key(struct store *st, const char *key_file)
 	} else {
 		return 0;
 	}
-	st->key = seal_key_read(path, geteuid(), flags, why, sizeof(why));
+	st->key = key_file ? seal_key_file(path, why, sizeof(why))
+			   : seal_key_read(path, geteuid(), flags, why, sizeof(why));
 	if (!st->key) {
 		log_err("refusing key file %s: %s", path, why);
 		return -1;

@@ -662,6 +662,9 @@ def test_key_file_refusals(tmp):
     os.mkdir(tmp / "dir.key")
     cases = [
         ("mode", lambda p: write_key(p, mode=0o644), "mode 0644"),
+        ("group-read", lambda p: write_key(p, mode=0o640), "mode 0640"),
+        ("group-rw", lambda p: write_key(p, mode=0o660), "mode 0660"),
+        ("group-write", lambda p: write_key(p, mode=0o620), "mode 0620"),
         ("short", lambda p: write_key(p, os.urandom(31)), "31 bytes"),
         ("long", lambda p: write_key(p, os.urandom(64)), "64 bytes; a key file holds exactly 32"),
         ("equal", lambda p: write_key(p, b"k" * 32), "all 32 bytes are equal"),
@@ -675,8 +678,22 @@ def test_key_file_refusals(tmp):
         d = daemon(tmp, key=tmp / (name + ".key"))
         log = expect_refused(d, ["refusing key file", words])
         check("%s.key" % name in log, "message does not name the key file:\n" + log)
+        # One check for the three: what seedd refuses, seedctl refuses, for the same reason.
         rc, _, err = seedctl("check", "--key-file", tmp / (name + ".key"), d.seed_file)
-        check(rc == 1 and "refusing key file" in err, "check with key %s: %d %s" % (name, rc, err))
+        check(rc == 1 and "refusing key file" in err and words in err,
+              "check with key %s: %d %s" % (name, rc, err))
+        out = tmp / ("provisioned-" + name)
+        rc, _, err = seedctl("provision", "--key-file", tmp / (name + ".key"), out)
+        check(rc == 1 and "refusing key file" in err and words in err and
+              not os.path.exists(out), "provision with key %s: %d %s" % (name, rc, err))
+    # The control: a key of our own that nobody else can read, for all three.
+    for mode in (0o600, 0o400):
+        write_key(good, mode=mode)
+        out = tmp / "provisioned-%o" % mode
+        rc, _, err = seedctl("provision", "--key-file", good, out)
+        check(rc == 0, "provision with a %o key: %s" % (mode, err))
+        rc, _, err = seedctl("check", "--key-file", good, out)
+        check(rc == 0, "check with a %o key: %s" % (mode, err))
 
 
 def test_credential_key(tmp):
