@@ -5,9 +5,11 @@ and attacks on its files by other local users (root only, with real users)."""
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 import seeddtest
 from seeddtest import Daemon, answers, check, connect, raw_get, read_file, wait_for
@@ -269,6 +271,133 @@ def test_provision_out_dir_symlink(tmp):
                                                     "--out-dir", made),
                                    capture_output=True, text=True, timeout=60)
                 check(r.returncode == 0 and len(os.listdir(made)) == 3, "control: %s" % r.stderr)
+    finally:
+        users.remove()
+        subprocess.run(["rm", "-rf"] + dirs)
+
+
+# Run as the daemon's account, in its state directory: swaps "seedfile", a file
+# of his, and "x", a symbolic link to argv[1], with renameat2(RENAME_EXCHANGE) as
+# fast as it can until argv[2] exists; prints how many swaps went through.
+SWAPPER = """
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+RENAME_EXCHANGE, AT_FDCWD = 2, -100
+victim, stop = sys.argv[1:3]
+with open("seedfile", "w") as f:
+    f.write("x" * 64)
+os.symlink(victim, "x")
+print("ready", flush=True)
+swaps = 0
+while not os.path.exists(stop):
+    for _ in range(1000):
+        swaps += libc.renameat2(AT_FDCWD, b"seedfile", AT_FDCWD, b"x", RENAME_EXCHANGE) == 0
+print(swaps, flush=True)
+"""
+
+
+def init_env(base, user, **extra):
+    env = dict(os.environ, SEEDD_CONFIG="/dev/null", SEEDD="/bin/false", SEEDCTL="/bin/false",
+               SEEDD_SEED_FILE=os.path.join(base, "data", "seedd", "seedfile"),
+               SEEDD_SOCKET=os.path.join(base, "run", "seedd", "seedd.sock"),
+               SEEDD_LOG=os.path.join(base, "seedd.log"),
+               SEEDD_PIDFILE=os.path.join(base, "seedd.pid"), SEEDD_USER=user)
+    env.update(extra)
+    return env
+
+
+def init_start(env):
+    return subprocess.run(["sh", os.environ["SEEDD_INIT"], "start"], env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_init_prepare_race(tmp):
+    """The init script's start, as root, hands a root-provisioned seed file in
+    the state directory to SEEDD_USER. The daemon's account (a user made for
+    the test) swaps a file of his there with a symbolic link to a file of
+    root's, as fast as renameat2(RENAME_EXCHANGE) goes, while root starts seedd
+    up to 2,000 times (45 s at most) for each value of fs.protected_symlinks:
+    root's file stays root's. (seedd itself is /bin/false here: each start ends
+    once the directories are prepared.)"""
+    need_root("making users")
+    if not shutil.which("start-stop-daemon"):
+        raise seeddtest.Skip("start-stop-daemon is not installed")
+    users = Users()
+    dirs, procs = [], []
+    try:
+        svc = users.user("d")
+        with Sysctls() as sysctls:
+            for value in sysctls.values("protected_symlinks"):
+                base = root_dir(dirs, 0o755)
+                victim = os.path.join(base, "victim")
+                seeddtest.write_seed(victim)
+                env = init_env(base, users.tag + "d")
+                init_start(env)
+                state = os.path.dirname(env["SEEDD_SEED_FILE"])
+                check(os.stat(state).st_uid == svc[0], "the first start did not hand %s over"
+                      % state)
+                stop = os.path.join(base, "stop")
+                p = subprocess.Popen(setpriv(svc) + [SYSTEM_PYTHON, "-c", SWAPPER, victim, stop],
+                                     cwd=state, stdout=subprocess.PIPE, text=True)
+                procs.append(p)
+                check(p.stdout.readline().strip() == "ready", "the swapper did not start")
+                t0, starts, refused = time.monotonic(), 0, 0
+                while starts < 2000 and time.monotonic() - t0 < 45:
+                    r = init_start(env)
+                    starts += 1
+                    refused += "not starting" in r.stderr
+                    if os.stat(victim).st_uid != 0:
+                        break
+                open(stop, "w").close()
+                swaps = p.stdout.readline().strip()
+                p.wait(30)
+                owner = os.stat(victim).st_uid
+                line = ("protected_symlinks=%d: %d starts in %.0f s beside %s swaps, %d refused "
+                        "by prepare; root's file owned by uid %d"
+                        % (value, starts, time.monotonic() - t0, swaps, refused, owner))
+                print(line)
+                check(owner == 0, "the daemon's account won the race: " + line)
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+        users.remove()
+        subprocess.run(["rm", "-rf"] + dirs)
+
+
+def test_init_prepare_hardlink(tmp):
+    """The daemon's account links a file of root's into the state directory as
+    the seed file (possible where fs.protected_hardlinks is 0): the init
+    script's start refuses it and hands nothing over, for both values."""
+    need_root("making users")
+    if not shutil.which("start-stop-daemon"):
+        raise seeddtest.Skip("start-stop-daemon is not installed")
+    users = Users()
+    dirs = []
+    try:
+        svc = users.user("d")
+        with Sysctls() as sysctls:
+            for value in sysctls.values("protected_hardlinks"):
+                base = root_dir(dirs, 0o755)
+                victim = os.path.join(base, "victim")
+                seeddtest.write_seed(victim)
+                env = init_env(base, users.tag + "d")
+                init_start(env)
+                seed = env["SEEDD_SEED_FILE"]
+                linked = subprocess.run(setpriv(svc) + ["ln", victim, seed],
+                                        capture_output=True, text=True)
+                r = init_start(env)
+                owner = os.stat(victim).st_uid
+                line = ("protected_hardlinks=%d: the link %s (%s); start: %s; root's file owned "
+                        "by uid %d" % (value, "made" if linked.returncode == 0 else "refused",
+                                       linked.stderr.strip() or "ok",
+                                       r.stderr.strip().splitlines()[0] if r.stderr.strip()
+                                       else r.stdout.strip(), owner))
+                print(line)
+                check(owner == 0, "the daemon's account got root's file: " + line)
+                check(linked.returncode != 0 or "hard links" in r.stderr, line)
+                check(os.stat(os.path.dirname(seed)).st_uid == svc[0],
+                      "the state directory was not given back: " + line)
     finally:
         users.remove()
         subprocess.run(["rm", "-rf"] + dirs)
