@@ -30,6 +30,9 @@ may fail, a daemon that died or did not exit 0).
 Environment knobs (run_target takes no arguments):
   SEEDD_BENCH_CASES      cases to run, comma-separated (default: all of the above)
   SEEDD_BENCH_SECONDS    measured seconds per table cell (default 3)
+  SEEDD_BENCH_MIN_CALLS  calls every process of a table cell makes in its window:
+                         the window grows until they have, up to ten times its
+                         length, at least 10 s (default 10)
   SEEDD_BENCH_WARMUP     unmeasured warm-up seconds per cell (default 0.5)
   SEEDD_BENCH_PROCS      table process counts (default 1,8,64)
   SEEDD_BENCH_REPEAT     runs of every table cell and storm; medians reported (default 3)
@@ -87,13 +90,15 @@ def case_table(ctx):
             variants = [("client", b) for b in ctx.builds] + [("file", None), ("getrandom", None)]
             for method, build in variants:
                 cmd = [ctx.tools.bench, method, "--procs", str(n), "--seconds",
-                       str(cfg["seconds"]), "--warmup", str(cfg["warmup_s"]), "--bytes", str(BYTES)]
+                       str(cfg["seconds"]), "--max-seconds", str(cfg["max_s"]), "--min-calls",
+                       str(cfg["min_calls"]), "--warmup", str(cfg["warmup_s"]), "--bytes",
+                       str(BYTES)]
                 if method == "file":
                     cmd += ["--file", ctx.shared_file]
                 d = daemons[build.name] if build else None
                 env = build.client_env(d.sock) if build else dict(os.environ)
                 cpu0, t0 = (proc_cpu_s(d.pid) if d else 0), time.monotonic()
-                c = run_json(cmd, env, cfg["seconds"] + cfg["warmup_s"] + 120)
+                c = run_json(cmd, env, cfg["max_s"] + cfg["warmup_s"] + 120)
                 wall = time.monotonic() - t0
                 c["seedd_cpu_pct"] = 100 * (proc_cpu_s(d.pid) - cpu0) / wall if d else None
                 c["label"] = {"client": label_of(build) if build else "",
@@ -103,8 +108,11 @@ def case_table(ctx):
                 if c["exit_status"] != 0 or c["errors"]:
                     ctx.broken(f"{c['label']} x {n}: {c['errors']} errors, exit {c['exit_status']}")
                 runs.setdefault((c["label"], n), []).append(c)
+                # A window that had to grow: the machine is busy, say so.
+                grew = (f" in {c['seconds']:.2f} s, fewest calls of a process "
+                        f"{c['fewest_calls']}" if c["seconds"] > cfg["seconds"] * 1.5 else "")
                 print(f"  run {r + 1}/{cfg['repeat']}: {n:>3} x {c['label']:<20} "
-                      f"{c['per_s']:>11,.0f}/s", flush=True)
+                      f"{c['per_s']:>11,.0f}/s{grew}", flush=True)
             for d in daemons.values():
                 if not d.alive():
                     raise BenchError(f"{d.build.name} seedd died during the table:\n"
@@ -114,10 +122,13 @@ def case_table(ctx):
         cell = {"label": label, "procs": n, "mode": rs[0]["mode"], "build": rs[0]["build"],
                 "repeats": len(rs)}
         for k in ("per_s", "mean_us", "p50_us", "p90_us", "p99_us", "p999_us", "max_us",
-                  "seedd_cpu_pct"):
+                  "seedd_cpu_pct", "seconds"):
             cell[k] = median([x.get(k) for x in rs])
         cell["errors"] = sum(x["errors"] for x in rs)
-        cell["runs"] = [{k: x[k] for k in ("per_s", "p50_us", "p99_us", "max_us", "errors")}
+        cell["fewest_calls"] = min(x["fewest_calls"] for x in rs)
+        cell["short_procs"] = max(x["short_procs"] for x in rs)
+        cell["runs"] = [{k: x[k] for k in ("per_s", "p50_us", "p99_us", "max_us", "errors",
+                                           "seconds", "fewest_calls", "short_procs")}
                         for x in rs]
         cells.append(cell)
     ctx.res["cells"] = cells
@@ -526,14 +537,18 @@ def fmt_table(res):
         L.append(f"  {b['label']:<15} {b['seedd']} ({b['version']}), clients load {b['lib']}")
     if res.get("cells"):
         L += ["", f"clients in a loop, {cfg['bytes']}-byte reads, {cfg['seconds']:g} s per cell "
-              f"after {cfg['warmup_s']:g} s warm-up, median of {cfg['repeat']} runs:",
+              f"(longer, up to {cfg['max_s']:g} s, until each process made {cfg['min_calls']} "
+              f"calls) after {cfg['warmup_s']:g} s warm-up, median of {cfg['repeat']} runs:",
               f"{'procs':>5}  {'method':<22} {'seeds/s':>11} {'p50 us':>9} {'p99 us':>9} "
               f"{'p99.9 us':>9} {'max us':>10} {'errors':>6} {'seedd cpu':>9}"]
         for c in res["cells"]:
             cpu = f"{c['seedd_cpu_pct']:.0f}%" if c.get("seedd_cpu_pct") is not None else ""
+            short = (f"  ({c['short_procs']} of {c['procs']} processes made fewer than "
+                     f"{cfg['min_calls']} calls in {c['seconds']:.1f} s)"
+                     if c["short_procs"] else "")
             L.append(f"{c['procs']:>5}  {c['label']:<22} {c['per_s']:>11,.0f} "
                      f"{c['p50_us']:>9.1f} {c['p99_us']:>9.1f} {c['p999_us']:>9.1f} "
-                     f"{c['max_us']:>10.1f} {c['errors']:>6} {cpu:>9}")
+                     f"{c['max_us']:>10.1f} {c['errors']:>6} {cpu:>9}{short}")
     if res.get("fresh"):
         L += ["", f"fresh process: fork + exec + first {cfg['bytes']}-byte read + exit, "
               f"{cfg['runs']} runs each, programs in turn:",
@@ -676,8 +691,11 @@ def main():
     if bool(args.baseline_seedd) != bool(args.baseline_lib):
         sys.exit("run-bench: --baseline-seedd and --baseline-lib go together")
 
+    seconds = env_num("SEEDD_BENCH_SECONDS", 3.0)
     cfg = {
-        "seconds": env_num("SEEDD_BENCH_SECONDS", 3.0),
+        "seconds": seconds,
+        "max_s": max(10.0, 10 * seconds),
+        "min_calls": env_num("SEEDD_BENCH_MIN_CALLS", 10, int),
         "warmup_s": env_num("SEEDD_BENCH_WARMUP", 0.5),
         "procs": env_list("SEEDD_BENCH_PROCS", [1, 8, 64]),
         "repeat": env_num("SEEDD_BENCH_REPEAT", 3, int),

@@ -2,14 +2,19 @@
 /*
  * Load generator for run-bench.py. One cell per run:
  *
- *   seedd-bench client    --procs N [--seconds S] [--warmup W] [--bytes B]
- *   seedd-bench file      --procs N --file PATH [--seconds S] [--warmup W] [--bytes B]
- *   seedd-bench getrandom --procs N [--seconds S] [--warmup W] [--bytes B]
+ *   seedd-bench client    --procs N [OPTIONS]
+ *   seedd-bench file      --procs N --file PATH [OPTIONS]
+ *   seedd-bench getrandom --procs N [OPTIONS]
  *
- * The first three fork N processes that call one operation in a closed loop;
- * all of them warm up, then time every call with CLOCK_MONOTONIC inside one
- * common window. Each run prints one JSON object on stdout; fresh processes
- * are seedd-bench-spawn's.
+ *   OPTIONS: --seconds S --warmup W --bytes B --min-calls C --max-seconds M
+ *
+ * Each forks N processes that call one operation in a closed loop; all of
+ * them warm up, then time every call with CLOCK_MONOTONIC inside one common
+ * window. The window lasts S seconds, and longer, up to M, until every
+ * process has made C calls in it: on a busy machine a process may get no CPU
+ * for all of S, and a cell that measured nothing says nothing. Rates are
+ * over the window as it was. Each run prints one JSON object on stdout;
+ * fresh processes are seedd-bench-spawn's.
  *
  * Latencies go into a log-linear histogram per process (exact below 2048 ns,
  * within 0.1% above), kept in shared memory and merged by the parent: memory
@@ -26,6 +31,7 @@
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "measure.h"
@@ -48,7 +54,7 @@ struct hist {
 
 struct shared {
 	int64_t start_ns; /* end of warm-up, the same for every worker */
-	int64_t end_ns;
+	int64_t stop_ns;  /* INT64_MAX until the parent ends the window */
 	struct hist h[];
 };
 
@@ -84,7 +90,8 @@ static double bucket_value(unsigned i)
 
 static void hist_add(struct hist *h, uint64_t v)
 {
-	h->count++;
+	/* The parent watches the count while the window is open. */
+	__atomic_store_n(&h->count, h->count + 1, __ATOMIC_RELAXED);
 	h->sum_ns += v;
 	if (v > h->max_ns)
 		h->max_ns = v;
@@ -171,7 +178,7 @@ static void worker(enum mode mode, const char *path, size_t len, struct shared *
 		t1 = measure_now_ns();
 	} while (t1 < sh->start_ns);
 	/* Calls that started in the window count, even if they end after it. */
-	while (t1 < sh->end_ns) {
+	while (t1 < __atomic_load_n(&sh->stop_ns, __ATOMIC_RELAXED)) {
 		t0 = t1;
 		if (do_op(mode, path, buf, len) < 0)
 			h->errors++;
@@ -180,6 +187,50 @@ static void worker(enum mode mode, const char *path, size_t len, struct shared *
 	}
 	explicit_bzero(buf, sizeof(buf));
 	_exit(0);
+}
+
+static void sleep_until(int64_t ns)
+{
+	struct timespec ts = { .tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000 };
+
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+/* How many processes have made fewer than min calls in the window; *fewest: the least. */
+static unsigned short_of(const struct shared *sh, unsigned procs, uint64_t min, uint64_t *fewest)
+{
+	unsigned n = 0;
+
+	*fewest = UINT64_MAX;
+	for (unsigned i = 0; i < procs; i++) {
+		uint64_t c = __atomic_load_n(&sh->h[i].count, __ATOMIC_RELAXED);
+
+		if (c < min)
+			n++;
+		if (c < *fewest)
+			*fewest = c;
+	}
+	return n;
+}
+
+/* Ends the window once it lasted seconds and every process made min calls, or at max. */
+static int64_t close_window(struct shared *sh, unsigned procs, double seconds, double max,
+			    uint64_t min)
+{
+	int64_t end = sh->start_ns + (int64_t)(seconds * 1e9);
+	int64_t cap = sh->start_ns + (int64_t)(max * 1e9), now;
+	uint64_t fewest;
+
+	sleep_until(end);
+	for (;;) {
+		now = measure_now_ns();
+		if (now >= cap || !short_of(sh, procs, min, &fewest))
+			break;
+		sleep_until(now + 10000000 < cap ? now + 10000000 : cap);
+	}
+	__atomic_store_n(&sh->stop_ns, now, __ATOMIC_RELAXED);
+	return now;
 }
 
 static double cpu_s(const struct timeval *tv)
@@ -198,8 +249,8 @@ static void print_stats(const struct hist *h, double seconds)
 	       (double)h->max_ns / 1e3);
 }
 
-static int run_load(enum mode mode, unsigned procs, double seconds, double warmup, const char *path,
-		    size_t len)
+static int run_load(enum mode mode, unsigned procs, double seconds, double warmup, double max,
+		    uint64_t min, const char *path, size_t len)
 {
 	size_t shlen = sizeof(struct shared) + (size_t)(procs + 1) * sizeof(struct hist);
 	struct shared *sh =
@@ -207,7 +258,9 @@ static int run_load(enum mode mode, unsigned procs, double seconds, double warmu
 	struct hist *all;
 	struct rusage ru;
 	int go[2], failed = 0;
-	uint64_t errors;
+	uint64_t errors, fewest;
+	unsigned short_procs;
+	double window;
 
 	if (sh == MAP_FAILED || pipe2(go, O_CLOEXEC) < 0) {
 		perror("seedd-bench: setup");
@@ -228,9 +281,9 @@ static int run_load(enum mode mode, unsigned procs, double seconds, double warmu
 	}
 	close(go[0]);
 	sh->start_ns = measure_now_ns() + (int64_t)(warmup * 1e9);
-	sh->end_ns = sh->start_ns + (int64_t)(seconds * 1e9);
+	sh->stop_ns = INT64_MAX;
 	close(go[1]);
-
+	window = (double)(close_window(sh, procs, seconds, max, min) - sh->start_ns) / 1e9;
 	for (unsigned i = 0; i < procs; i++) {
 		int st;
 
@@ -239,12 +292,15 @@ static int run_load(enum mode mode, unsigned procs, double seconds, double warmu
 	}
 	for (unsigned i = 0; i < procs; i++)
 		hist_merge(all, &sh->h[i]);
+	short_procs = short_of(sh, procs, min, &fewest);
 	getrusage(RUSAGE_CHILDREN, &ru);
 
 	printf("{\"mode\": \"%s\", \"procs\": %u, \"bytes\": %zu, \"seconds\": %.3f, "
-	       "\"warmup_s\": %.3f, ",
-	       mode_names[mode], procs, len, seconds, warmup);
-	print_stats(all, seconds);
+	       "\"planned_s\": %.3f, \"max_s\": %.3f, \"warmup_s\": %.3f, \"min_calls\": %" PRIu64
+	       ", \"fewest_calls\": %" PRIu64 ", \"short_procs\": %u, ",
+	       mode_names[mode], procs, len, window, seconds, max, warmup, min, fewest,
+	       short_procs);
+	print_stats(all, window);
 	/* Includes warm-up: compare cells by ratio, not absolute value. */
 	printf(", \"clients_cpu_s\": %.3f}\n", cpu_s(&ru.ru_utime) + cpu_s(&ru.ru_stime));
 	errors = all->errors;
@@ -254,8 +310,9 @@ static int run_load(enum mode mode, unsigned procs, double seconds, double warmu
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: seedd-bench client|file|getrandom --procs N [--seconds S] "
-			"[--warmup S] [--bytes N] [--file PATH]\n");
+	fprintf(stderr,
+		"usage: seedd-bench client|file|getrandom --procs N [--seconds S] "
+		"[--warmup S] [--bytes N] [--min-calls N] [--max-seconds S] [--file PATH]\n");
 	exit(2);
 }
 
@@ -270,7 +327,8 @@ static double num_arg(const char *s, double min, double max)
 
 int main(int argc, char **argv)
 {
-	double seconds = 3, warmup = 0.5;
+	double seconds = 3, warmup = 0.5, max = 0;
+	uint64_t min = 10;
 	unsigned procs = 1;
 	size_t len = 64;
 	const char *path = NULL;
@@ -297,6 +355,10 @@ int main(int argc, char **argv)
 			warmup = num_arg(v, 0, 3600);
 		else if (strcmp(argv[i], "--bytes") == 0)
 			len = (size_t)num_arg(v, 1, MAX_BYTES);
+		else if (strcmp(argv[i], "--min-calls") == 0)
+			min = (uint64_t)num_arg(v, 0, 1e9);
+		else if (strcmp(argv[i], "--max-seconds") == 0)
+			max = num_arg(v, 0.01, 36000);
 		else if (strcmp(argv[i], "--file") == 0 && v)
 			path = v;
 		else
@@ -305,5 +367,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (i != argc || (mode == MODE_FILE) != (path != NULL))
 		usage();
-	return run_load(mode, procs, seconds, warmup, path, len);
+	/* By default a window may grow to ten times its length, and at least 10 s. */
+	if (max == 0)
+		max = seconds * 10 > 10 ? seconds * 10 : 10;
+	if (max < seconds)
+		usage();
+	return run_load(mode, procs, seconds, warmup, max, min, path, len);
 }

@@ -63,7 +63,10 @@ def main():
     for procs in (1, 4):
         for label in ("seedd", "locked file + fsync", "getrandom(2)"):
             c = cells.get((procs, label))
-            expect(c and c["errors"] == 0 and positive(c, "per_s", "p50_us", "p99_us"),
+            # Every process of the cell made calls in its window (which grows
+            # on a busy machine until each has, up to a bound).
+            expect(c and c["errors"] == 0 and c["fewest_calls"] > 0 and
+                   positive(c, "per_s", "p50_us", "p99_us", "seconds"),
                    f"table {procs} x {label}: {c}")
     fresh = {f["label"]: f for f in res.get("fresh", [])}
     for label in ("seedd", "minimal server", "getrandom(2)"):
