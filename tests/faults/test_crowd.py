@@ -522,8 +522,15 @@ def test_collusion_subuids(tmp):
         st = wait_for(settled, 120, "the subordinate uids' connections")
         line = served_beside(daemon, svc, honest, env, "4 subordinate uids of uid %d, busy"
                              % owner[0], assert_all=False)
+        # seedd looks at /etc/subuid at most once a second: the change shows soon after.
+        st = wait_for(lambda: (lambda st: owner[0] in {u["uid"] for u in st["users"] or ()}
+                               and st)(daemon.status()), 30,
+                      "/etc/subuid's change to count uids %d-%d as uid %d"
+                      % (first + 1, first + 4, owner[0]))
         by = {u["uid"]: u for u in st["users"] or ()}
-        check(owner[0] in by and not subs & set(by),
+        # Counted on their own, they would hold connections (what they were refused
+        # before the change stays theirs).
+        check(owner[0] in by and not any(by[u]["clients"] for u in subs & set(by)),
               "subordinate uids counted on their own: %s; %s" % (st["users"], line))
         check(by[owner[0]]["clients"] <= 256, "uid %d with his subordinate uids holds %d "
               "connections, more than one user's 256" % (owner[0], by[owner[0]]["clients"]))
