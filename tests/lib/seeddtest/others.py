@@ -10,11 +10,13 @@ per test process and removed at its exit, beside a copy of libseedclient,
 with the run path pointing there. The run path is absolute because the
 loader ignores $ORIGIN in a setuid program.
 
-In a cross build the copy runs under qemu-user, whose -L names the target's
-sysroot, and that sits in the build tree too: qemu running as another user
-cannot open the sysroot's dynamic loader there. for_others() then copies the
-loader and the libraries the program needs, at their paths in the sysroot,
-to a sysroot beside the copies, and target() runs a copy with -L naming that.
+In a cross build the copy runs under qemu-user with the target's loader and
+libraries from its sysroot ($SEEDD_TEST_SYSROOT, the cross file's sys_root),
+and that sits in the build tree too: qemu running as another user cannot
+open the sysroot's dynamic loader there. for_others() then copies the loader
+and the libraries the program needs, at their paths in the sysroot, to a
+sysroot beside the copies, and target() runs a copy with the wrapper's
+sysroot paths naming that one.
 """
 
 import atexit
@@ -28,6 +30,7 @@ import tempfile
 from ._base import WRAPPER, Skip, check
 
 LIBSEEDCLIENT = os.environ.get("LIBSEEDCLIENT", "")
+SYSROOT = os.environ.get("SEEDD_TEST_SYSROOT", "")
 
 _dir = None
 
@@ -67,11 +70,11 @@ def _shared_dir():
 
 
 def _private_sysroot():
-    """The -L directory of a qemu-user wrapper when other users cannot reach it."""
-    if "-L" not in WRAPPER[:-1]:
+    """The sysroot the qemu-user wrapper runs programs from, when other users
+    cannot reach it."""
+    if not WRAPPER or not SYSROOT:
         return None
-    root = WRAPPER[WRAPPER.index("-L") + 1]
-    return None if _reachable(root) else root
+    return None if _reachable(SYSROOT) else SYSROOT
 
 
 def _lib_dirs(root):
@@ -131,9 +134,8 @@ def wrapper_for(program):
     """The wrapper target() runs program through: WRAPPER, with our sysroot for a
     copy of for_others() that the private sysroot would not let run."""
     if _dir and os.path.dirname(str(program)) == _dir and _private_sysroot():
-        w = list(WRAPPER)
-        w[w.index("-L") + 1] = os.path.join(_dir, "sysroot")
-        return w
+        ours = os.path.join(_dir, "sysroot")
+        return [w.replace(SYSROOT, ours) for w in WRAPPER]
     return WRAPPER
 
 
