@@ -98,18 +98,27 @@ static bool daemon_trusted(uid_t uid, const char *path)
 	return unmapped_trusted(uid, path);
 }
 
-int client_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline)
+int client_check_daemon(int fd, const char *path)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	int t = sock_connect_fd(fd, path, timeout_ms, deadline);
 
-	if (t < 0)
-		return t;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
 	if (len != sizeof(cred) || !daemon_trusted(cred.uid, path))
 		return -EPERM;
+	return 0;
+}
+
+int client_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline)
+{
+	int r, t = sock_connect_fd(fd, path, timeout_ms, deadline);
+
+	if (t < 0)
+		return t;
+	r = client_check_daemon(fd, path);
+	if (r < 0)
+		return r;
 	/* A slow user lookup took its share of the time too. */
 	return sock_fit_timeouts(fd, t, deadline);
 }

@@ -20,6 +20,14 @@
  */
 int client_connect_fd(int fd, const char *path, int timeout_ms, int64_t deadline);
 
+/*
+ * Whether the daemon on fd, a socket sock_connect_fd() connected to path,
+ * is one we may send to: 0, -EPERM when it is not, or another -errno.
+ * client_connect_fd() calls it; a caller that connected with borrowed
+ * credentials (seedfs, as its reader) calls it once it has its own back.
+ */
+int client_check_daemon(int fd, const char *path);
+
 /* client_connect_fd() on a new socket: the fd, or -errno. */
 int client_connect(const char *path, int timeout_ms, int64_t deadline);
 
