@@ -10,7 +10,8 @@
                     also from a build tree in a private directory
   seeddtest.probe   waits that poll for a state, CPU time of a process
   seeddtest.stats   percentiles and medians of measurements
-  seeddtest.units   the exposure systemd-analyze security gives seedd.service
+  seeddtest.units   the exposure systemd-analyze security gives a unit
+  seeddtest.users   throw-away users (Users) and running a program as one (as_user)
 
 Everything is also importable from seeddtest itself. A test file defines
 functions named test_*; run it as `python3 FILE NAME`, which main() does.
@@ -31,6 +32,7 @@ from .others import for_others
 from .probe import (ConnectWatch, answers, proc_cpu_s, wait_for, wait_for_text, wait_serving)
 from .stats import median, pct
 from .units import check_exposure
+from .users import Users, as_user
 from . import seal, wire
 
 __all__ = [
@@ -41,7 +43,8 @@ __all__ = [
     "msg", "pack_status", "parse_reply", "raw_get", "unpack_status", "SEEDD", "SEEDCTL",
     "SCTOOL", "WRAPPER", "Daemon", "TempDir", "need_strace", "read_file", "snapshot", "target",
     "write_machine_id", "write_seed", "for_others", "ConnectWatch", "answers", "proc_cpu_s", "wait_for",
-    "wait_for_text", "wait_serving", "median", "pct", "check_exposure", "seal", "wire", "main",
+    "wait_for_text", "wait_serving", "median", "pct", "check_exposure", "Users", "as_user", "seal",
+    "wire", "main",
 ]
 
 
