@@ -50,7 +50,8 @@ class Users:
             subprocess.run(["groupdel", g], capture_output=True)
 
 
-def as_user(uid, gid, argv, env):
-    """Runs argv as uid:gid; a built program in it must be for_others()'s copy."""
+def as_user(uid, gid, argv, env, cwd=None):
+    """Runs argv as uid:gid (in cwd); a built program in it must be for_others()'s copy."""
     return subprocess.run(["setpriv", "--reuid=%d" % uid, "--regid=%d" % gid, "--clear-groups",
-                           "--"] + argv, capture_output=True, text=True, env=env, timeout=60)
+                           "--"] + argv, capture_output=True, text=True, env=env, cwd=cwd,
+                          timeout=60)
