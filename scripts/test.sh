@@ -32,6 +32,8 @@ scripts/deps.sh gcc meson ninja-build pkg-config libmbedtls-dev libevent-dev lib
 	python3 binutils util-linux scdoc systemd make perl ca-certificates build-essential bzip2 strace man-db \
 	dpkg-dev valgrind iproute2 busybox systemd-container mmdebstrap clang-format patchelf uidmap python3-fusepy \
 	bash-completion debhelper lintian
+# seedfs (libfuse3), which its interop cases and the benchmark mount.
+scripts/deps.sh fuse3 libfuse3-dev
 # Mbed TLS 4 builds with CMake and its Python code generators (tests/interop/build-mbedtls4.sh).
 scripts/deps.sh cmake python3-jinja2 python3-jsonschema
 top=$PWD
