@@ -41,9 +41,10 @@ STATE_DIR = os.path.dirname(SEED_FILE)
 
 # What the container needs besides minbase: systemd as init, the libraries
 # seedd and seedctl link, man-db for `systemd-analyze verify` of the man:
-# links, iproute2 for ss(8) (connections queued on the socket).
+# links, iproute2 for ss(8) (connections queued on the socket), libfuse3 for
+# seedfs.
 PACKAGES = ["systemd", "systemd-sysv", "dbus", "libmbedcrypto7", "libevent-core-2.1-7",
-            "libsystemd0", "man-db", "iproute2"]
+            "libsystemd0", "man-db", "iproute2", "libfuse3-3"]
 APT_SOURCES = ["/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"]
 # Commands in the container see only this environment, not the test's.
 CONTAINER_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
@@ -294,8 +295,11 @@ def remove_stale_cgroups():
 class Container:
     """One boot of the root (or of a persistent overlay on it, for a second boot)."""
 
-    def __init__(self, tmp, name, root, build, persist=None, volatile=True, machine_id=None):
+    def __init__(self, tmp, name, root, build, persist=None, volatile=True, machine_id=None,
+                 nspawn_args=()):
         self.tmp = tmp
+        # More for systemd-nspawn: --bind=/dev/fuse for seedfs.
+        self.nspawn_args = list(nspawn_args)
         self.root = root
         self.build = build
         # nspawn keys its runtime files by machine name: unique per boot on this host.
@@ -327,6 +331,7 @@ class Container:
                   "--resolv-conf=off", "--timezone=off"]
         if self.volatile:
             nspawn.append("--volatile=overlay")
+        nspawn += self.nspawn_args
         argv = ["setpriv", "--pdeathsig", "KILL", "--", "unshare", "--pid", "--mount-proc",
                 "--fork", "--kill-child", "--", "/bin/sh", "-c", WRAPPER, "sh"] + overlay + nspawn
         for cg in self.cgroups:

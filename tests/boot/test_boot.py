@@ -14,7 +14,7 @@ import re
 import subprocess
 
 from bootlib import DAEMON_USER, DEBS, SEED_FILE, SOCKET, STATE_DIR, booted, debs, log
-from seeddtest import check, check_exposure, main, wait_for
+from seeddtest import Skip, check, check_exposure, main, wait_for
 
 SERVICE = "seedd.service"
 SOCKET_UNIT = "seedd.socket"
@@ -579,6 +579,80 @@ def test_package(tmp):
               "dpkg --purge left %s" % STATE_DIR)
         c.run("systemctl", "reset-failed")
         log("dpkg -r stopped seedd and kept the seed; --purge removed %s" % STATE_DIR)
+
+
+SEEDFS = "seedfs.service"
+SEEDFS_FILE = "/run/seedfs/seedfile"
+# One read(2) of the file to its end, as a hex line: dd with a large block.
+READ_HEX = 'dd if=%s bs=4096 count=1 status=none | od -An -v -tx1 | tr -d " \\n"' % SEEDFS_FILE
+
+
+def test_seedfs(tmp):
+    if not os.path.exists("/dev/fuse"):
+        raise Skip("no /dev/fuse on this host (modprobe fuse)")
+    with booted(tmp, "seedfs", nspawn_args=["--bind=/dev/fuse"]) as c:
+        if c.run("test", "-e", "/usr/sbin/seedfs", check=False).returncode:
+            raise Skip("seedfs is not built (no libfuse3-dev on the host)")
+        c.run("systemctl", "start", SEEDFS)
+        st = c.show(SEEDFS, "ActiveState", "Type", "NFileDescriptorStore", "MainPID")
+        check(st["ActiveState"] == "active" and st["Type"] == "notify",
+              "seedfs.service: %r" % st)
+        # seedfs took the connection out of the store: its fd is the only one.
+        check(st["NFileDescriptorStore"] == "0", "the fd store still holds %s fds"
+              % st["NFileDescriptorStore"])
+        fstype = c.run("findmnt", "-n", "-o", "FSTYPE", "/run/seedfs").stdout.strip()
+        check(fstype == "fuse.seedfs", "on the host's /run/seedfs: %r" % fstype)
+        log("seedfs.service active (Type=notify), /run/seedfs is fuse.seedfs in the host's "
+            "namespace, the fd store is empty again")
+
+        before = int(json.loads(c.run("seedctl", "status", "--json").stdout)["requests"])
+        reads = [c.sh(READ_HEX), c.sh(READ_HEX),
+                 c.run("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                       "/bin/sh", "-c", READ_HEX).stdout]
+        after = int(json.loads(c.run("seedctl", "status", "--json").stdout)["requests"])
+        check(all(len(r) == 128 for r in reads) and len(set(reads)) == 3,
+              "reads through seedfs: %r" % reads)
+        check(after - before >= 3, "seedd served %d requests for 3 reads" % (after - before))
+        log("3 reads of %s (one by nobody): 64 fresh bytes each, all distinct, from seedd"
+            % SEEDFS_FILE)
+
+        pid = int(st["MainPID"])
+        fields = dict(line.split(":", 1) for line in
+                      c.run("cat", "/proc/%d/status" % pid).stdout.splitlines())
+        fields = {k: v.split() for k, v in fields.items()}
+        # CAP_SETGID (6) and CAP_SETUID (7), nothing else.
+        check(int(fields["CapBnd"][0], 16) == 0xc0, "CapBnd is %s" % fields["CapBnd"][0])
+        check(fields["NoNewPrivs"] == ["1"] and fields["Seccomp"] == ["2"],
+              "NoNewPrivs %s, Seccomp %s" % (fields["NoNewPrivs"], fields["Seccomp"]))
+        r = c.run("systemd-analyze", "security", "--no-pager", SEEDFS, check=False)
+        check_exposure(r, lambda msg: log("online " + msg), unit=SEEDFS)
+
+        units = [c.prop(u, "FragmentPath") for u in (SEEDFS, SOCKET_UNIT)]
+        r = c.run("systemd-analyze", "verify", *units, check=False)
+        out = (r.stdout + r.stderr).strip()
+        check(r.returncode == 0 and not out, "systemd-analyze verify: exit %d\n%s"
+              % (r.returncode, out))
+
+        # Killed: the old mount is detached and systemd restarts seedfs on a fresh one.
+        c.sh("kill -KILL %d" % pid)
+
+        def restarted():
+            st = c.show(SEEDFS, "ActiveState", "MainPID")
+            return st["ActiveState"] == "active" and st["MainPID"] not in ("0", str(pid))
+        wait_for(restarted, 60, "seedfs.service to run again after pid %d" % pid)
+        again = c.sh(READ_HEX)
+        mounts = c.run("findmnt", "-n", "-o", "FSTYPE", "/run/seedfs").stdout.split()
+        check(len(again) == 128 and again not in reads, "after the restart: %r" % again)
+        check(mounts == ["fuse.seedfs"], "/run/seedfs after the restart: %r" % mounts)
+        log("kill -9: restarted on one fresh mount (the dead one detached), fresh bytes")
+
+        c.run("systemctl", "stop", SEEDFS)
+        r = c.run("dd", "if=" + SEEDFS_FILE, "of=/dev/null", "count=1", check=False)
+        check(r.returncode != 0 and "No such file" in r.stderr,
+              "a read after the stop: exit %d %s" % (r.returncode, r.stderr))
+        check(c.run("test", "-e", "/run/seedfs", check=False).returncode != 0,
+              "/run/seedfs is still there after the stop")
+        log("stopped: /run/seedfs unmounted and removed, reads fail")
 
 
 if __name__ == "__main__":
