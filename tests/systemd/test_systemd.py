@@ -27,7 +27,10 @@ UNIT_DIR = ENV.get("UNIT_DIR", "")
 MAN_SRCDIR = ENV.get("MAN_SRCDIR", "")
 MAN_BUILDDIR = ENV.get("MAN_BUILDDIR", "")
 MAN_BUILT = ENV.get("MAN_BUILT") == "1"
+SEEDFS = ENV.get("SEEDFS", "")
 MAN_PAGES = {"seedd": "8", "seedctl": "1", "seedclient": "3"}
+if SEEDFS:
+    MAN_PAGES["seedfs"] = "8"
 LIBFILE = "libseedclient.so." + ENV.get("PROJECT_VERSION", "")
 # Keeps $$ (the wrapper's pid, which exec hands to seedd) for sd_* pid checks.
 PID_WRAPPER = 'export %s=$$; exec "$0" "$@"'
@@ -130,6 +133,42 @@ def test_security_exposure(tmp):
     unit = os.path.join(units_for_build(tmp), "seedd.service")
     r = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", unit])
     check_exposure(r, print)
+
+
+def need_seedfs():
+    if not SEEDFS:
+        raise Skip("seedfs is not built (no libfuse3-dev, or -Dfuse=disabled)")
+
+
+def seedfs_unit_for_build(tmp):
+    """seedfs.service beside seedd.socket, its seedfs command lines on the built seedfs."""
+    units = units_for_build(tmp)
+    with open(os.path.join(UNIT_DIR, "seedfs.service")) as f:
+        text = f.read()
+    text, n = re.subn(r"^(Exec\w+=[+-]*)\S+/seedfs ", lambda m: m.group(1) + SEEDFS + " ", text,
+                      flags=re.M)
+    check(n == 3, "seedfs.service has %d seedfs command lines, not 3" % n)
+    path = os.path.join(units, "seedfs.service")
+    with open(path, "w") as f:
+        f.write(text)
+    return path, text
+
+
+def test_seedfs_unit(tmp):
+    need_seedfs()
+    need_tool("systemd-analyze")
+    unit, text = seedfs_unit_for_build(tmp)
+    analyze_verify([unit, os.path.join(os.path.dirname(unit), "seedd.socket")],
+                   manpath=man_tree(tmp))
+    for line in ("Type=notify", "After=seedd.socket", "FileDescriptorStoreMax=1",
+                 "ExecStartPre=+%s --fdstore --allow-other" % SEEDFS,
+                 "ExecStopPost=+%s --unmount" % SEEDFS,
+                 "CapabilityBoundingSet=CAP_SETUID CAP_SETGID\n", "NoNewPrivileges=yes",
+                 "ProtectSystem=strict", "PrivateDevices=yes", "PrivateNetwork=yes",
+                 "RestrictAddressFamilies=AF_UNIX", "SystemCallFilter=@system-service"):
+        check(line in text, "seedfs.service lacks %r" % line)
+    r = run(["systemd-analyze", "security", "--offline=yes", "--no-pager", unit])
+    check_exposure(r, print, unit="seedfs.service")
 
 
 def socket_bound(path, proc):
@@ -513,14 +552,18 @@ def test_install(tmp):
     if ENV.get("INSTALL_UNITS") == "1":
         expect += [(ENV["UNITDIR"], "seedd.service"), (ENV["UNITDIR"], "seedd.socket"),
                    (ENV["SYSUSERSDIR"], "seedd.conf"), (ENV["TMPFILESDIR"], "seedd.conf")]
+        if SEEDFS:
+            expect.append((ENV["UNITDIR"], "seedfs.service"))
     else:
         print("units not installed: seedd is built without libsystemd or systemd.pc is absent")
+    if SEEDFS:
+        expect.append((ENV["SBINDIR"], "seedfs"))
     for d, name in expect:
         p = installed(destdir, d + "/" + name)
         check(os.path.isfile(p), "%s is not installed (in %s)" % (name, d))
         print("installed %s/%s" % (d, name))
-    for prog in ("seedd", "seedctl"):
-        d = ENV["SBINDIR"] if prog == "seedd" else ENV["BINDIR"]
+    for prog in ("seedd", "seedctl", "seedfs") if SEEDFS else ("seedd", "seedctl"):
+        d = ENV["BINDIR"] if prog == "seedctl" else ENV["SBINDIR"]
         check(os.access(installed(destdir, d + "/" + prog), os.X_OK), "%s not executable" % prog)
 
     # Library: real file plus SONAME and development symlinks.
@@ -537,7 +580,8 @@ def test_install(tmp):
         # The installed units, checked inside the destdir: ExecStart= must name
         # the installed seedd and Documentation= the installed pages.
         units = [installed(destdir, ENV["UNITDIR"] + "/" + u)
-                 for u in ("seedd.socket", "seedd.service")]
+                 for u in ("seedd.socket", "seedd.service") + (("seedfs.service",) if SEEDFS
+                                                               else ())]
         analyze_verify(units, root=destdir,
                        manpath=installed(destdir, ENV["MANDIR"]) if MAN_BUILT else None)
 
@@ -720,7 +764,7 @@ def accepted(argv):
     """An option is accepted when parsing continues to the --help after it
     (--help and --version themselves stop there, successfully)."""
     r = run(argv + ["--help"], timeout=10)
-    return r.returncode == 0 and r.stdout.startswith(("Usage:", "seedd ", "seedctl "))
+    return r.returncode == 0 and r.stdout.startswith(("Usage:", "seedd ", "seedctl ", "seedfs "))
 
 
 def with_arg(opt, arg):
@@ -816,6 +860,24 @@ def test_man_seedclient(tmp):
                  "mbedtls_entropy_add_source(&entropy, seedclient_entropy_poll, NULL, 32,",
                  "pkg-config --cflags --libs seedclient"):
         check(text in man, "seedclient(3) lacks %r" % text)
+
+
+def test_man_seedfs(tmp):
+    need_seedfs()
+    helptext = run(target(SEEDFS, "--help")).stdout
+    man = read_scd("seedfs")
+    in_help = help_opts(helptext)
+    in_man = scd_defined(scd_section(man, "OPTIONS"))
+    check(in_help == in_man, "seedfs --help %r\nseedfs(8) OPTIONS %r" % (in_help, in_man))
+    for opt in scd_opts(man):
+        check(opt in in_help, "seedfs(8) mentions --%s, which seedfs does not have" % opt)
+    for opt, arg in in_man.items():
+        check(accepted(target(SEEDFS, *with_arg(opt, arg))),
+              "seedfs refuses --%s from its man page" % opt)
+    check(not accepted(target(SEEDFS, "--no-such-option")), "the acceptance check cannot fail")
+    r = run(target(SEEDFS))
+    check(r.returncode == 2 and "no MOUNTPOINT" in r.stderr, "seedfs without a mountpoint: "
+          "exit %d %s" % (r.returncode, r.stderr))
 
 
 def test_man_render(tmp):
