@@ -12,7 +12,11 @@ baseline in the same run:
           program using getrandom(2), run by run in turn; and the first
           seedclient_nv_seed_read alone, timed inside the process. A third
           program reads from seedd-bench-floor, a server that does nothing but
-          answer: the floor of one connection and round trip on this machine
+          answer: the floor of one connection and round trip on this machine.
+          With --seedfs, the same program reads its seed as Mbed TLS's NV
+          seed option 1 does (stdio on a seed file) through seedfs, on the
+          same seedd, and from a plain file (no daemon): what an option-1
+          binary pays for seedfs, beside libseedclient
   storm   1,000 processes queued on a socket this script listens on, as
           systemd's socket activation does, before seedd starts with
           LISTEN_FDS=1: time until the last has its seed, against the same
@@ -148,6 +152,41 @@ def floor_server(ctx):
     return p, sock
 
 
+def seedfs_mount(ctx, sock):
+    """seedfs on the current seedd, mounted in the temp dir: (process, mountpoint), or
+    None (and why, in "skipped") where it cannot run."""
+    def skip(why):
+        ctx.res.setdefault("skipped", []).append("fresh through seedfs: " + why)
+
+    if not ctx.tools.seedfs:
+        return skip("seedfs is not built (libfuse3)")
+    if not os.path.exists("/dev/fuse"):
+        return skip("no /dev/fuse")
+    mnt = os.path.join(ctx.tmp, "seedfs")
+    os.makedirs(mnt)
+    log = os.path.join(ctx.tmp, "seedfs.log")
+    with open(log, "w") as f:
+        p = subprocess.Popen([ctx.tools.seedfs, "--socket", sock, mnt], stdin=subprocess.DEVNULL,
+                             stdout=f, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while not os.path.ismount(mnt):
+        if p.poll() is not None or time.monotonic() > deadline:
+            seedfs_unmount(ctx, p, mnt)
+            with open(log) as f:
+                return skip("seedfs did not mount (%s)" % f.read().strip()[-200:])
+        time.sleep(0.01)
+    return p, mnt
+
+
+def seedfs_unmount(ctx, p, mnt):
+    if p.poll() is None:
+        p.terminate()
+        if p.wait(timeout=30) != 0:
+            ctx.broken(f"seedfs exited {p.returncode}")
+    if os.path.ismount(mnt):
+        subprocess.run(["umount", "--lazy", mnt], capture_output=True)
+
+
 def case_fresh(ctx):
     daemons = ctx.load_daemons()
     once = ctx.tools.once
@@ -158,6 +197,11 @@ def case_fresh(ctx):
         labels.append((label_of(b), b.name))
     cmd += assignments(ctx.build("current").client_vars(floor_sock)) + [once, "seed", "::"]
     labels.append(("minimal server", "floor"))
+    seedfs = seedfs_mount(ctx, daemons["current"].sock)
+    if seedfs:
+        cmd += [once, "file", os.path.join(seedfs[1], "seedfile"), "::",
+                once, "file", ctx.shared_file, "::"]
+        labels += [("seedfs, option 1", "seedfs"), ("file, option 1", "file")]
     cmd += [once, "getrandom"]
     labels.append(("getrandom(2)", None))
     try:
@@ -166,6 +210,8 @@ def case_fresh(ctx):
         floor.stdin.close()
         if floor.wait(timeout=10) != 0:
             ctx.broken(f"seedd-bench-floor exited {floor.returncode}")
+        if seedfs:
+            seedfs_unmount(ctx, *seedfs)
     out = []
     for (label, build), p in zip(labels, r["programs"]):
         t, rd, mn = p["total_ns"], p["read_ns"], p["main_ns"]
@@ -180,6 +226,11 @@ def case_fresh(ctx):
         if o["p50_us"] is not None and base["p50_us"] is not None:
             o["overhead_p50_us"] = o["p50_us"] - base["p50_us"]
             o["overhead_p99_us"] = o["p99_us"] - base["p99_us"]
+    by = {o["build"]: o for o in out}
+    if "seedfs" in by and by["seedfs"]["p50_us"] is not None and by["current"]["p50_us"]:
+        # What an option-1 binary pays for seedfs over a program linking libseedclient.
+        by["seedfs"]["over_libseedclient_p50_us"] = by["seedfs"]["p50_us"] - by["current"]["p50_us"]
+        by["seedfs"]["over_libseedclient_p99_us"] = by["seedfs"]["p99_us"] - by["current"]["p99_us"]
     ctx.res["fresh"] = out
 
 
@@ -560,6 +611,12 @@ def fmt_table(res):
             L.append(f"       {f['label']:<16} {f1(f['p50_us'], 9)} {f1(f['p99_us'], 9)} "
                      f"{f1(f['max_us'], 10)} {over} {f1(f['first_read_p50_us'], 10)} "
                      f"{f1(f['first_read_p99_us'], 11)} {f['errors']:>6}")
+        for f in res["fresh"]:
+            if "over_libseedclient_p50_us" in f:
+                L.append(f"       seedfs: an option-1 process's first seed costs "
+                         f"{f['over_libseedclient_p50_us']:.1f} us (p50), "
+                         f"{f['over_libseedclient_p99_us']:.1f} us (p99) more than through "
+                         f"libseedclient")
     if res.get("storm"):
         n = cfg["storm"]
         L += ["", f"boot storm: {n} processes queued on a listening socket before seedd starts "
@@ -682,6 +739,7 @@ def main():
     ap.add_argument("--spawn", required=True)
     ap.add_argument("--hold", required=True)
     ap.add_argument("--floor", required=True)
+    ap.add_argument("--seedfs", default="", help="seedfs, for the option-1 rows of fresh")
     ap.add_argument("--out", required=True, help="JSON results file")
     ap.add_argument("--baseline-seedd", default=os.environ.get("SEEDD_BENCH_BASELINE_SEEDD"),
                     help="an older seedd to measure side by side")
@@ -717,6 +775,7 @@ def main():
     base = os.environ.get("SEEDD_BENCH_DIR") or os.path.dirname(out)
     tools = argparse.Namespace(**{k: os.path.abspath(getattr(args, k))
                                   for k in ("bench", "once", "spawn", "hold", "floor")})
+    tools.seedfs = os.path.abspath(args.seedfs) if args.seedfs else ""
     try:
         builds = [Build("current", args.seedd, None, tools.once)]
         if args.baseline_seedd:

@@ -3,12 +3,14 @@
  * A fresh process that fetches one seed and exits, as a short-lived tool
  * linking libseedclient would:
  *
- *   seedd-bench-once [seed|read|getrandom] [COUNT]
+ *   seedd-bench-once [seed|read|getrandom|file PATH] [COUNT]
  *
  * "seed" calls seedclient_nv_seed_read, "read" calls seedclient_read (which
  * says why it failed), "getrandom" asks the kernel instead: the same process
- * start-up cost, without the daemon. COUNT (default 1) reads in all, on one
- * connection, for the system call counts of syscalls.py.
+ * start-up cost, without the daemon. "file" reads PATH as Mbed TLS's NV seed
+ * option 1 does (3.6's mbedtls_platform_std_nv_seed_read: fopen "rb",
+ * unbuffered, fread, fclose), for seedfs and a plain file. COUNT (default 1)
+ * reads in all, on one connection, for the system call counts of syscalls.py.
  *
  * The first read is timed inside the process; the record (bench.h) goes to
  * the fd in $SEEDD_BENCH_REPORT_FD when that is set. Exits 0 when every read
@@ -27,14 +29,32 @@
 
 #define SEED_BYTES 64
 
-enum method { METHOD_SEED, METHOD_READ, METHOD_GETRANDOM };
+enum method { METHOD_SEED, METHOD_READ, METHOD_GETRANDOM, METHOD_FILE };
+
+/* Option 1's read of the seed file: 0 or a positive errno (EIO for a short read). */
+static int read_file(const char *path, unsigned char *buf)
+{
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int e;
+
+	if (!f)
+		return errno;
+	setvbuf(f, NULL, _IONBF, 0);
+	n = fread(buf, 1, SEED_BYTES, f);
+	e = n == SEED_BYTES ? 0 : ferror(f) && errno ? errno : EIO;
+	fclose(f);
+	return e;
+}
 
 /* Returns 0 or a positive errno; EIO where the call does not say why. */
-static int read_seed(enum method m, unsigned char *buf)
+static int read_seed(enum method m, const char *path, unsigned char *buf)
 {
 	ssize_t r;
 
 	switch (m) {
+	case METHOD_FILE:
+		return read_file(path, buf);
 	case METHOD_SEED:
 		return seedclient_nv_seed_read(buf, SEED_BYTES) == SEED_BYTES ? 0 : EIO;
 	case METHOD_READ:
@@ -113,35 +133,41 @@ int main(int argc, char **argv)
 	struct bench_record rec = { .main_ns = measure_now_ns() };
 	unsigned char buf[SEED_BYTES];
 	enum method m = METHOD_SEED;
+	const char *path = NULL;
 	unsigned long count = 1;
-	int failed;
+	int failed, arg = 2;
 
-	if (argc > 1 && strcmp(argv[1], "read") == 0)
+	if (argc > 1 && strcmp(argv[1], "read") == 0) {
 		m = METHOD_READ;
-	else if (argc > 1 && strcmp(argv[1], "getrandom") == 0)
+	} else if (argc > 1 && strcmp(argv[1], "getrandom") == 0) {
 		m = METHOD_GETRANDOM;
-	else if (argc > 1 && strcmp(argv[1], "seed") != 0)
+	} else if (argc > 2 && strcmp(argv[1], "file") == 0) {
+		m = METHOD_FILE;
+		path = argv[arg++];
+	} else if (argc > 1 && strcmp(argv[1], "seed") != 0) {
 		argc = 0;
-	if (argc > 2) {
+	}
+	if (argc > arg) {
 		char *end;
 
-		count = strtoul(argv[2], &end, 10);
+		count = strtoul(argv[arg], &end, 10);
 		if (*end || count < 1)
 			argc = 0;
 	}
-	if (argc == 0 || argc > 3) {
-		fprintf(stderr, "usage: seedd-bench-once [seed|read|getrandom] [COUNT]\n");
+	if (argc == 0 || argc > arg + 1) {
+		fprintf(stderr,
+			"usage: seedd-bench-once [seed|read|getrandom|file PATH] [COUNT]\n");
 		return 2;
 	}
 
 	rec.before_ns = measure_now_ns();
-	rec.error = read_seed(m, buf);
+	rec.error = read_seed(m, path, buf);
 	rec.after_ns = measure_now_ns();
 	rec.digest = rec.error ? 0 : fnv1a(buf, sizeof(buf));
 	rec.done = 1;
 	failed = rec.error != 0;
 	for (unsigned long i = 1; i < count; i++)
-		failed |= read_seed(m, buf) != 0;
+		failed |= read_seed(m, path, buf) != 0;
 	explicit_bzero(buf, sizeof(buf));
 	if (report(&rec) < 0) {
 		perror("seedd-bench-once: report");

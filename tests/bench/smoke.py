@@ -75,6 +75,17 @@ def main():
                f"fresh {label}: {f}")
     for label in ("seedd", "minimal server"):
         expect("overhead_p50_us" in fresh.get(label, {}), f"fresh {label}: no overhead")
+    # The option-1 rows, where seedfs can mount; else the reason it could not.
+    if "seedfs, option 1" in fresh:
+        for label in ("seedfs, option 1", "file, option 1"):
+            f = fresh.get(label)
+            expect(f and f["errors"] == 0 and f["runs"] == 20 and positive(f, "p50_us"),
+                   f"fresh {label}: {f}")
+        expect("over_libseedclient_p50_us" in fresh["seedfs, option 1"],
+               "fresh seedfs: no comparison with libseedclient")
+    else:
+        expect(any(s.startswith("fresh through seedfs: ") for s in res.get("skipped", [])),
+               f"fresh: no seedfs rows and no reason: {res.get('skipped')}")
     storm = {s["label"]: s for s in res.get("storm", [])}
     for label in ("seedd", "getrandom(2)"):
         s = storm.get(label)
