@@ -143,6 +143,8 @@ def seedfs_on(tmp, daemon, *args, name="mnt"):
     except BaseException:
         print("--- seedfs log (%s) ---\n%s" % (fs.log_path, fs.log()[-3000:]))
         raise
+    finally:
+        fs.cleanup()
 
 
 def workdir(tmp, fs, name="work"):
