@@ -210,6 +210,48 @@ def debs():
     return found
 
 
+def readme_block(section, starts):
+    """The README's command block (its indented lines) in the section whose
+    heading names section and whose first line starts with starts: the test
+    runs what the reader is told to run."""
+    with open(os.path.join(SOURCE_ROOT, "README.md")) as f:
+        text = f.read()
+    part = text.split("\n## " + section, 1)
+    check(len(part) == 2, "README.md has no section '## %s'" % section)
+    part = part[1].split("\n## ", 1)[0]
+    blocks, block = [], []
+    for line in part.split("\n"):
+        if line.startswith("    ") and line.strip():
+            block.append(line[4:])
+        elif block and line.strip():
+            blocks.append(block)
+            block = []
+    blocks.append(block)
+    found = [b for b in blocks if b and b[0].startswith(starts)]
+    check(len(found) == 1, "README.md, %s: no one block starting %r" % (section, starts))
+    return found[0]
+
+
+def fresh_clone(dest):
+    """The source as a fresh clone has it: the tracked files (as the work tree
+    has them), or the tree without its build dirs outside a git checkout."""
+    os.makedirs(dest)
+    r = subprocess.run(["git", "-C", SOURCE_ROOT, "ls-files", "-z"], capture_output=True)
+    if r.returncode == 0:
+        for name in r.stdout.decode().split("\0"):
+            if name:
+                os.makedirs(os.path.join(dest, os.path.dirname(name)), exist_ok=True)
+                shutil.copy2(os.path.join(SOURCE_ROOT, name), os.path.join(dest, name),
+                             follow_symlinks=False)
+    else:
+        for name in os.listdir(SOURCE_ROOT):
+            if not name.startswith(("build", "obj-", "state", ".git")):
+                src = os.path.join(SOURCE_ROOT, name)
+                (shutil.copytree if os.path.isdir(src) else shutil.copy2)(
+                    src, os.path.join(dest, name), symlinks=True)
+    return dest
+
+
 def proc_children(pid):
     kids = []
     try:

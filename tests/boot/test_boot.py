@@ -13,8 +13,9 @@ import os
 import re
 import subprocess
 
-from bootlib import DAEMON_USER, DEBS, SEED_FILE, SOCKET, STATE_DIR, booted, debs, log
-from seeddtest import Skip, check, check_exposure, main, wait_for
+from bootlib import (DAEMON_USER, DEBS, SEED_FILE, SOCKET, STATE_DIR, booted, debs, fresh_clone,
+                     log, readme_block)
+from seeddtest import Skip, check, check_exposure, main, wait_for, wait_serving
 
 SERVICE = "seedd.service"
 SOCKET_UNIT = "seedd.socket"
@@ -526,9 +527,20 @@ def test_package(tmp):
     log("installing %s" % ", ".join(os.path.basename(p) for p in pkgs.values()))
     client = build_client(tmp, pkgs)
     with booted(tmp, "package", install=False) as c:
-        inside = [c.copy_in(pkgs[n], "/root/" + os.path.basename(pkgs[n])) for n in DEBS]
-        r = c.run("dpkg", "-i", *inside, check=False, timeout=300)
+        # The README's install line, as written, in a directory holding build-deb/.
+        c.run("mkdir", "/root/build-deb")
+        inside = {n: c.copy_in(pkgs[n], "/root/build-deb/" + os.path.basename(pkgs[n]))
+                  for n in DEBS}
+        line = sh_lines(readme_block("Installing and running as a systemd service",
+                                     "sudo apt-get build-dep"))
+        line = [cmd for cmd in line if cmd.startswith("apt install ./build-deb/")]
+        check(len(line) == 1, "README: no one 'apt install ./build-deb/...' line")
+        r = c.run("/bin/sh", "-ec", "cd /root && " + line[0], check=False, timeout=300)
+        check(r.returncode == 0, "%s: exit %d\n%s%s" % (line[0], r.returncode, r.stdout, r.stderr))
+        r = c.run("dpkg", "-i", inside["libseedclient-entropy0"], inside["libseedclient-dev"],
+                  check=False, timeout=300)
         check(r.returncode == 0, "dpkg -i: exit %d\n%s%s" % (r.returncode, r.stdout, r.stderr))
+        log("%s, then dpkg -i of the other two packages" % line[0])
         user = c.run("getent", "passwd", DAEMON_USER, check=False).stdout.split(":")
         check(len(user) > 2 and int(user[2]) < 1000, "no system user %s: %r" % (DAEMON_USER, user))
         check(owner_mode(c, STATE_DIR) == "%s:%s 700" % (DAEMON_USER, DAEMON_USER),
@@ -547,7 +559,7 @@ def test_package(tmp):
         r = c.run("seedctl", "status", check=False)
         check(r.returncode == 0 and "healthy" in r.stdout, "seedctl status: %s%s"
               % (r.stdout, r.stderr))
-        log("dpkg -i: user %s, %s %s, the socket enabled, seedd serving as %s"
+        log("installed: user %s, %s %s, the socket enabled, seedd serving as %s"
             % (DAEMON_USER, STATE_DIR, owner_mode(c, STATE_DIR), uid))
 
         out = c.run(c.copy_in(client, "/root/client")).stdout.split()
@@ -653,6 +665,112 @@ def test_seedfs(tmp):
         check(c.run("test", "-e", "/run/seedfs", check=False).returncode != 0,
               "/run/seedfs is still there after the stop")
         log("stopped: /run/seedfs unmounted and removed, reads fail")
+
+
+STOCK_APP_C = r"""
+#include <stdio.h>
+#include <mbedtls/ctr_drbg.h>
+#include <mbedtls/entropy.h>
+#include <seedclient.h>
+
+/* The README's stock Mbed TLS wiring: seedd as a strong entropy source. */
+int main(void)
+{
+	mbedtls_entropy_context entropy;
+	mbedtls_ctr_drbg_context drbg;
+	unsigned char out[32];
+
+	mbedtls_entropy_init(&entropy);
+	mbedtls_ctr_drbg_init(&drbg);
+	if (mbedtls_entropy_add_source(&entropy, seedclient_entropy_poll, NULL, 32,
+				       MBEDTLS_ENTROPY_SOURCE_STRONG) ||
+	    mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, NULL, 0) ||
+	    mbedtls_ctr_drbg_random(&drbg, out, sizeof(out)))
+		return 1;
+	for (size_t i = 0; i < sizeof(out); i++)
+		printf("%02x", out[i]);
+	putchar('\n');
+	return 0;
+}
+"""
+
+
+def sh_lines(block):
+    """A README block's commands, one per line, as root runs them (no sudo)."""
+    return [re.sub(r"^sudo ", "", line) for line in block]
+
+
+def test_readme(tmp):
+    """The README's commands as written, in a copy of the tree as a fresh
+    clone has it: the quick start (scripts/run.sh and the seedctl lines), the
+    systemd install (meson on the host, installing into the container through
+    DESTDIR; the rest in the container) and the link lines, whose programs
+    then get their seeds from the installed seedd."""
+    clone = fresh_clone(tmp / "clone")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SEEDD")}
+
+    def host(cmd, **extra):
+        r = subprocess.run(["/bin/sh", "-ec", cmd], cwd=clone, capture_output=True, text=True,
+                           env=dict(env, **extra), timeout=900)
+        check(r.returncode == 0, "on the host: %s: exit %d\n%s%s"
+              % (cmd, r.returncode, r.stdout[-3000:], r.stderr[-3000:]))
+        return r.stdout
+
+    check(readme_block("Quick start", "scripts/run.sh") == ["scripts/run.sh"],
+          "the quick start no longer says scripts/run.sh")
+    with open(tmp / "run.log", "w") as out:
+        run = subprocess.Popen(["scripts/run.sh"], cwd=clone, stdout=out, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL, env=env)
+    try:
+        wait_serving(os.path.join(clone, "state", "seedd.sock"), run, 600, "scripts/run.sh")
+        out = host("\n".join(readme_block("Quick start", "export SEEDD_SOCKET"))).split("\n")
+        check("healthy" in out[0] and re.fullmatch(r"[0-9a-f]{128}", out[-2]),
+              "the quick start's seedctl lines printed %r" % out)
+    finally:
+        run.terminate()
+        rc = run.wait(60)
+    check(rc == 0, "scripts/run.sh's seedd exited %d on SIGTERM:\n%s" % (rc, open(tmp / "run.log").read()))
+    log("quick start: scripts/run.sh served; seedctl status and get as written")
+
+    with booted(tmp, "readme", install=False) as c:
+        root = "/proc/%d/root" % c.leader
+        for cmd in sh_lines(readme_block("Installing and running as a systemd service",
+                                         "meson setup")):
+            if cmd.startswith(("meson ", "ninja ")):
+                host(cmd, DESTDIR=root)
+                # meson install runs ldconfig itself, but not into a DESTDIR.
+                if cmd.startswith("meson install"):
+                    c.run("ldconfig")
+            else:
+                c.run("/bin/sh", "-ec", cmd)
+        c.seedctl_get()
+        # The prefix it names is the one installed (a build dir set up before
+        # keeps its own: meson setup does not change it).
+        prefix = re.search(r"--prefix=(\S+)", " ".join(readme_block(
+            "Installing and running as a systemd service", "meson setup"))).group(1)
+        exec_start = c.prop(SERVICE, "ExecStart")
+        check("path=%s/sbin/seedd " % prefix in exec_start,
+              "--prefix=%s, but seedd.service runs %s" % (prefix, exec_start))
+        c.run("test", "-x", prefix + "/bin/seedctl")
+        log("the install section, as written: seedd from %s serves in the container" % prefix)
+
+        pcs = [d for d, _, files in os.walk(root + "/usr/lib") if "seedclient.pc" in files]
+        check(len(pcs) == 1, "no one seedclient.pc installed: %s" % pcs)
+        pc = dict(PKG_CONFIG_PATH=pcs[0], PKG_CONFIG_SYSROOT_DIR=root, PKG_CONFIG_LIBDIR="")
+        with open(os.path.join(clone, "app.c"), "w") as f:
+            f.write(STOCK_APP_C)
+        shared = readme_block("Using libseedclient", "cc -o app app.c")
+        static = readme_block("Embedded Linux", "cc -o app app.o")
+        for kind, block in (("shared", shared), ("static", static)):
+            if kind == "static":
+                host("cc -c app.c $(pkg-config --cflags seedclient)", **pc)
+            host("\n".join(block), **pc)
+            before = json.loads(c.run("seedctl", "status", "--json").stdout)["requests"]
+            out = c.run(c.copy_in(os.path.join(clone, "app"), "/root/app-" + kind)).stdout
+            after = json.loads(c.run("seedctl", "status", "--json").stdout)["requests"]
+            check(re.fullmatch(r"[0-9a-f]{64}\n", out) and after > before,
+                  "%s app: %r, requests %d -> %d" % (kind, out, before, after))
+            log("%s link line as written: %s; the app got its entropy from seedd" % (kind, block[0]))
 
 
 if __name__ == "__main__":
