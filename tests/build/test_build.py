@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 from seeddtest import Skip, check, main
 
@@ -290,6 +291,24 @@ def test_man_date(tmp):
     got = date()
     check(got == "2001-02-03", "without SOURCE_DATE_EPOCH the date is %s, not NEWS's" % got)
     print("SOURCE_DATE_EPOCH=1700000000: 2023-11-14; without it NEWS's date")
+
+
+def test_footprint(tmp):
+    """scripts/footprint.py (ninja footprint) measures every row on the host."""
+    out = tmp / "footprint.json"
+    r = run([sys.executable, os.path.join(SOURCE_ROOT, "scripts", "footprint.py"), "--source",
+             SOURCE_ROOT, "--work", tmp / "work", "--arch", "x86-64", "--settle", "0.2",
+             "--json", out], env=clean_env())
+    check(r.returncode == 0, "footprint.py: %s%s" % (r.stdout[-2000:], r.stderr[-2000:]))
+    with open(out) as f:
+        host = json.load(f)["arches"]["x86-64"]
+    sizes = [v["bytes"] for v in host["files"].values()] + list(host["libraries"].values())
+    check(all(isinstance(n, int) and n > 0 for n in sizes), "sizes: %s" % host)
+    mem = ["seedd_rss_kb", "baseline_rss_kb"] + (
+        ["seedd_pss_kb", "baseline_pss_kb"] if os.geteuid() == 0 else [])
+    check(all(isinstance(host[k], int) and host[k] > 0 for k in mem), "memory: %s" % host)
+    check(host["seedd_rss_kb"] > host["baseline_rss_kb"], "seedd idle below a libc-only program")
+    print("footprint: every host row measured")
 
 
 def news_top():
