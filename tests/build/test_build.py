@@ -294,7 +294,8 @@ def test_man_date(tmp):
 
 
 def test_footprint(tmp):
-    """scripts/footprint.py (ninja footprint) measures every row on the host."""
+    """scripts/footprint.py (ninja footprint) measures every row on the host, and
+    README's table is what it writes: its rows, and a commit of this history."""
     out = tmp / "footprint.json"
     r = run([sys.executable, os.path.join(SOURCE_ROOT, "scripts", "footprint.py"), "--source",
              SOURCE_ROOT, "--work", tmp / "work", "--arch", "x86-64", "--settle", "0.2",
@@ -308,7 +309,25 @@ def test_footprint(tmp):
         ["seedd_pss_kb", "baseline_pss_kb"] if os.geteuid() == 0 else [])
     check(all(isinstance(host[k], int) and host[k] > 0 for k in mem), "memory: %s" % host)
     check(host["seedd_rss_kb"] > host["baseline_rss_kb"], "seedd idle below a libc-only program")
-    print("footprint: every host row measured")
+    rows = [line.split("|")[1].strip() for line in r.stdout.splitlines()
+            if line.startswith("| ") and not line.startswith("| |")]
+
+    with open(os.path.join(SOURCE_ROOT, "README.md")) as f:
+        readme = f.read()
+    begin = "<!-- footprint: begin"
+    check(begin in readme and "<!-- footprint: end -->" in readme, "README: no footprint markers")
+    block = readme.split(begin, 1)[1].split("<!-- footprint: end -->", 1)[0]
+    got = [line.split("|")[1].strip() for line in block.splitlines()
+           if line.startswith("| ") and not line.startswith("| |")]
+    check(got == rows, "README's footprint rows %s, the tool's %s" % (got, rows))
+    m = re.search(r"Measured by `ninja -C build footprint` at ([0-9a-f]{12})\b", block)
+    check(m, "README's table names no commit: %s" % block[-300:])
+    if os.path.isdir(os.path.join(SOURCE_ROOT, ".git")):
+        r = run(["git", "-C", SOURCE_ROOT, "merge-base", "--is-ancestor", m.group(1), "HEAD"])
+        check(r.returncode == 0, "README's footprint commit %s is not in this history"
+              % m.group(1))
+    print("footprint: host rows measured; README's table has them, from commit %s"
+          % m.group(1))
 
 
 def news_top():
