@@ -341,10 +341,16 @@ def news_top():
 
 
 def test_version(tmp):
-    """The version is written once, in meson.build: NEWS's top entry names it."""
+    """The version is written once, in meson.build: NEWS's top entry and the
+    Debian changelog's upstream version name it."""
     version, date = news_top()
     check(version == VERSION, "NEWS begins with %s, meson.build says %s" % (version, VERSION))
-    print("meson.build %s, NEWS %s (%s)" % (VERSION, version, date))
+    with open(os.path.join(SOURCE_ROOT, "contrib", "debian", "changelog")) as f:
+        m = re.match(r"seedd \(([^)-]+)-[^)]+\) ", f.readline())
+    check(m and m.group(1) == VERSION, "contrib/debian/changelog's top entry is %s, meson.build "
+          "says %s" % (m and m.group(1), VERSION))
+    print("meson.build %s, NEWS %s (%s), contrib/debian/changelog %s"
+          % (VERSION, version, date, m.group(1)))
 
 
 if __name__ == "__main__":

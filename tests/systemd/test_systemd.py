@@ -547,6 +547,11 @@ def test_install(tmp):
             p = installed(destdir, ENV["MANDIR"] + "/man3/%s.3" % name)
             check(os.path.islink(p) and os.readlink(p) == "seedclient.3",
                   "%s(3) is not a link to seedclient(3)" % name)
+        # seedd(8) names the init script where this build installs it.
+        with open(installed(destdir, ENV["MANDIR"] + "/man8/seedd.8")) as f:
+            page = re.sub(r"\\f[BIRP]|\\&", "", f.read())
+        script = ENV["SYSCONFDIR"] + "/init.d/seedd"
+        check(script in page, "seedd(8) does not name the init script %s" % script)
     if ENV["BASH_COMPLETION_DIR"] != "no":
         expect.append((ENV["BASH_COMPLETION_DIR"], "seedctl"))
     if ENV.get("INSTALL_UNITS") == "1":
