@@ -35,6 +35,34 @@ static int tmp_name(char *out, size_t cap, const char *name)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }
 
+/*
+ * The root directory, reached from the working directory through "..": an
+ * O_PATH fd, or -1. Not open("/"), which qemu-user's -L maps to its sysroot.
+ */
+static int root_fd(void)
+{
+	struct stat st, up_st;
+	int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), up;
+
+	while (fd >= 0 && fstat(fd, &st) == 0) {
+		up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up >= 0 && fstat(up, &up_st) < 0) {
+			close(up);
+			up = -1;
+		}
+		if (up < 0)
+			break;
+		if (up_st.st_dev == st.st_dev && up_st.st_ino == st.st_ino) {
+			close(up);
+			return fd;
+		}
+		close(fd);
+		fd = up;
+	}
+	closep(&fd);
+	return -1;
+}
+
 /* A directory by a walk of path, one component at a time, none followed if a symlink. */
 static int walk_nofollow(const char *path)
 {
@@ -46,7 +74,7 @@ static int walk_nofollow(const char *path)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(*path == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = *path == '/' ? root_fd() : open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	for (comp = strtok_r(buf, "/", &save); comp && fd >= 0; comp = strtok_r(NULL, "/", &save)) {
 		/* O_NOFOLLOW with O_DIRECTORY fails on a symlink; the look before says why. */
 		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
