@@ -635,6 +635,12 @@ static int conn_watch(struct conn *c)
 {
 	struct timeval tv = { .tv_sec = c->srv->opts.idle_timeout_s };
 
+	/*
+	 * The timeout counts from libevent's time of this loop iteration: a
+	 * round of accepts that seedd was stopped or starved in would set it
+	 * in the past, and close at once what it just took in.
+	 */
+	event_base_update_cache_time(c->srv->base);
 	return event_add(c->ev, c->srv->opts.idle_timeout_s ? &tv : NULL);
 }
 
