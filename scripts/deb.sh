@@ -4,8 +4,9 @@
 #
 # The Debian packages, made as a packager makes them from a release: `meson
 # dist` (of the committed tree; BUILD, default build, is a configured build
-# dir of this checkout) writes the release tarball, which becomes the orig
-# tarball; its contrib/debian is the debian/ of the unpacked tree; then
+# dir of this checkout) writes the release tarball (outside git: a tarball of
+# the tree), which becomes the orig tarball; its contrib/debian is the
+# debian/ of the unpacked tree; then
 # `dpkg-buildpackage -us -uc` (with dh_auto_test: the plain test setup) and
 # lintian run as an unprivileged user without network
 # (scripts/offline-user.sh). Any lintian error or warning (E:, W:) that
@@ -24,9 +25,19 @@ rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-# The tarball holds HEAD: uncommitted changes are left out (meson warns).
 rm -rf "$build/meson-dist"
-meson dist -C "$build" --no-tests --allow-dirty --formats xztar
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	# The tarball holds HEAD: uncommitted changes are left out (meson warns).
+	meson dist -C "$build" --no-tests --allow-dirty --formats xztar
+else
+	# An unpacked release is its own tarball (meson dist needs git).
+	version=$(meson introspect --projectinfo "$build" |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["version"])')
+	mkdir -p "$build/meson-dist"
+	tar -cJf "$build/meson-dist/seedd-$version.tar.xz" --exclude='./build*' \
+		--exclude='./obj-*' --transform "s,^\.,seedd-$version," .
+	(cd "$build/meson-dist" && sha256sum "seedd-$version.tar.xz" >"seedd-$version.tar.xz.sha256sum")
+fi
 tarball=$(echo "$build"/meson-dist/seedd-*.tar.xz)
 name=$(basename "$tarball" .tar.xz)
 version=${name#seedd-}
