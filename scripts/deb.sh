@@ -13,7 +13,8 @@
 # contrib/debian's overrides (O:, each with its reason) do not justify fails.
 #
 # OUT gets what dpkg-buildpackage made (.debs, .changes, .dsc, the tarballs),
-# lintian.log and the test log (meson-logs/testlog.json). DEB_BUILD_OPTIONS=nocheck skips the tests.
+# build.log, lintian.log, the test log (meson-logs/testlog.json) and
+# steps.json, the build's and lintian's results as lines of a meson test log. DEB_BUILD_OPTIONS=nocheck skips the tests.
 # Needs dpkg-dev, debhelper and lintian besides the build dependencies
 # (scripts/test.sh installs them).
 set -eu
@@ -57,23 +58,31 @@ case " $options " in
 *" nocheck "*) profiles=nocheck ;;
 esac
 echo "=== dpkg-buildpackage -us -uc in $work/$name${options:+ (DEB_BUILD_OPTIONS=$options)}"
-status=0
+build=OK lint=SKIP
 # shellcheck disable=SC2016 # expanded by the inner shell
 scripts/offline-user.sh "$work" sh -c 'cd "$1" &&
-	DEB_BUILD_OPTIONS="$2" DEB_BUILD_PROFILES="$3" dpkg-buildpackage -us -uc &&
-	cd .. && changes=$(echo seedd_*.changes) &&
-	echo "=== lintian $changes" &&
-	lintian --info --display-info --show-overrides --fail-on none "$changes" >lintian.log &&
-	cat lintian.log && ! grep -q "^[EW]: " lintian.log' \
-	sh "$name" "$options" "$profiles" >"$work/build.log" 2>&1 || status=1
-# The build's output is long: its end on failure, lintian's report always.
-if [ "$status" -ne 0 ]; then
-	tail -n 80 "$work/build.log"
+	DEB_BUILD_OPTIONS="$2" DEB_BUILD_PROFILES="$3" dpkg-buildpackage -us -uc' \
+	sh "$name" "$options" "$profiles" >"$work/build.log" 2>&1 || build=FAIL
+if [ "$build" = OK ]; then
+	lint=OK
+	# shellcheck disable=SC2016
+	scripts/offline-user.sh "$work" sh -c 'lintian --info --display-info --show-overrides \
+		--fail-on none seedd_*.changes' >"$out/lintian.log" 2>&1 || lint=FAIL
+	! grep -q "^[EW]: " "$out/lintian.log" || lint=FAIL
+	echo "=== lintian: $lint (E: and W: tags fail; O: are overrides, each with its reason)"
+	cat "$out/lintian.log"
 else
-	sed -n '/^=== lintian/,$p' "$work/build.log"
+	# The build's output is long: its end.
+	tail -n 80 "$work/build.log"
 fi
+# The two steps as test results, for scripts/count-tests.py.
+{
+	printf '{"name": "seedd:package / dpkg-buildpackage", "result": "%s"}\n' "$build"
+	printf '{"name": "seedd:package / lintian", "result": "%s"}\n' "$lint"
+} >"$out/steps.json"
+status=0
+[ "$build" = OK ] && [ "$lint" = OK ] || status=1
 cp "$work/build.log" "$out/"
-sed -n '/^=== lintian/,$p' "$work/build.log" >"$out/lintian.log"
 for f in "$work"/*.deb "$work"/*.changes "$work"/*.buildinfo "$work"/*.dsc "$work"/*.tar.xz; do
 	[ ! -e "$f" ] || cp "$f" "$out/"
 done
