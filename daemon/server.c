@@ -39,8 +39,6 @@
 #define ACCEPT_BATCH 32
 #define ACCEPT_BACKOFF_MS 100
 #define LOG_INTERVAL_MS 10000
-/* How often /etc/subuid is looked at, at most. */
-#define SUBIDS_LOOK_MS 1000
 /* Requests answered at most on a busy connection closed for a newcomer: more than queue. */
 #define DRAIN_MAX 1024
 
@@ -86,7 +84,6 @@ struct server {
 	struct event *backoff_ev;
 	struct admission *adm;
 	struct subids_file subuid;
-	int64_t subuid_looked; /* when it was last looked at, monotonic ms */
 	int fd;
 	uint32_t pid;
 	struct ratelimit refusals, evictions;
@@ -794,21 +791,18 @@ static int conn_take(struct server *s, int fd, const struct admission_peer *p, s
 }
 
 /*
- * Reads /etc/subuid again when it changed since the last look, which a
- * round of accepts takes at most once a second (one stat): a user's new
- * subordinate uids count as his from his next connection on. A file that
- * cannot be read keeps what was read last.
+ * Reads /etc/subuid again when it changed since the last look, which every
+ * round of accepts takes (one stat): a user's new subordinate uids count as
+ * his from their first connection on, so that none of them is ever counted
+ * on its own (newuidmap(1) lets him use them only once the file lists them).
+ * A file that cannot be read keeps what was read last.
  */
 static void read_subids(struct server *s)
 {
-	int64_t now = now_ms();
 	struct subid_range *r;
 	size_t n, skipped;
 	int e;
 
-	if (s->subuid_looked && now - s->subuid_looked < SUBIDS_LOOK_MS)
-		return;
-	s->subuid_looked = now;
 	if (!subids_changed(&s->subuid))
 		return;
 	e = subids_read(&s->subuid, &r, &n, &skipped);

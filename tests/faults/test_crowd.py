@@ -503,6 +503,8 @@ def test_collusion_subuids(tmp):
                         "--add-subgids", "%d-%d" % (first, first + 9),
                         crowd.users.tag + "o"], check=True, capture_output=True)
         env = daemon.client_env(SEEDD_TIMEOUT_MS=10000, SEEDD_TRUST_UNMAPPED=1)
+        # The cleanup waits for the processes of these uids to be gone too.
+        crowd.uids += list(range(first + 1, first + 5))
         python = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else \
             shutil.which("python3")
         ns = ["unshare", "--user", "--map-root-user", "--map-users=%d,1,10" % first,
@@ -522,7 +524,7 @@ def test_collusion_subuids(tmp):
         st = wait_for(settled, 120, "the subordinate uids' connections")
         line = served_beside(daemon, svc, honest, env, "4 subordinate uids of uid %d, busy"
                              % owner[0], assert_all=False)
-        # seedd looks at /etc/subuid at most once a second: the change shows soon after.
+        # The change counts from the subordinate uids' first connection on.
         st = wait_for(lambda: (lambda st: owner[0] in {u["uid"] for u in st["users"] or ()}
                                and st)(daemon.status()), 30,
                       "/etc/subuid's change to count uids %d-%d as uid %d"
