@@ -10,11 +10,11 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "seal-crypto.h"
 #include "seal.h"
+#include "secret.h"
 
 #define NONCE_SIZE 12
 #define VERSION 1
@@ -39,12 +39,9 @@ struct seal_key *seal_key_new(const uint8_t raw[SEAL_KEY_SIZE])
 	struct seal_key *k;
 	uint8_t id[32];
 
-	k = mmap(NULL, sizeof(*k), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (k == MAP_FAILED)
+	k = secret_alloc(sizeof(*k));
+	if (!k)
 		return NULL;
-	/* Best effort: keep the keys out of swap and core dumps. */
-	(void)mlock(k, sizeof(*k));
-	(void)madvise(k, sizeof(*k), MADV_DONTDUMP);
 	if (derive(raw, "seedd v1 encryption key", k->enc) < 0 ||
 	    derive(raw, "seedd v1 nonce key", k->nonce) < 0 ||
 	    derive(raw, "seedd v1 key id", id) < 0) {
@@ -87,11 +84,7 @@ struct seal_key *seal_key_file(const char *path, char *why, size_t whylen)
 
 void seal_key_free(struct seal_key *k)
 {
-	if (!k)
-		return;
-	explicit_bzero(k, sizeof(*k));
-	munlock(k, sizeof(*k));
-	munmap(k, sizeof(*k));
+	secret_free(k, sizeof(*k));
 }
 
 static size_t sealed_size(size_t seed_len)

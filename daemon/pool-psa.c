@@ -33,7 +33,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <mbedtls/platform.h>
 #include <psa/crypto.h>
@@ -43,6 +42,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "secret.h"
 #include "seal-crypto.h"
 
 #if !defined(MBEDTLS_ENTROPY_NV_SEED) || !defined(MBEDTLS_PLATFORM_NV_SEED_ALT)
@@ -116,25 +116,6 @@ static int prf(const uint8_t *key, size_t klen, const char *label, const uint8_t
 	return r;
 }
 
-static void *secure_alloc(size_t len)
-{
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED)
-		return NULL;
-	/* Best effort: keep the seeds out of swap and core dumps. */
-	(void)mlock(m, len);
-	(void)madvise(m, len, MADV_DONTDUMP);
-	return m;
-}
-
-static void secure_free(void *m, size_t len)
-{
-	explicit_bzero(m, len);
-	munlock(m, len);
-	munmap(m, len);
-}
-
 /* The feed for the stored seed: HMAC-SHA-256 keyed with it, over the identity. */
 static int make_feed(struct pool *p)
 {
@@ -186,7 +167,7 @@ struct pool *pool_new(const uint8_t *seed, size_t len, const struct pool_opts *o
 	}
 	if (pool_check_platform_entropy(opts->platform_entropy, why, whylen) < 0)
 		return NULL;
-	p = secure_alloc(sizeof(*p));
+	p = secret_alloc(sizeof(*p));
 	if (!p) {
 		snprintf(why, whylen, "out of memory");
 		return NULL;
@@ -244,7 +225,7 @@ void pool_free(struct pool *p)
 		mbedtls_psa_crypto_free();
 		nv_pool = NULL;
 	}
-	secure_free(p, sizeof(*p));
+	secret_free(p, sizeof(*p));
 }
 
 int pool_random(struct pool *p, uint8_t *out, size_t n)

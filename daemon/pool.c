@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
 
 #include <mbedtls/ctr_drbg.h>
@@ -29,6 +28,7 @@
 
 #include "log.h"
 #include "pool.h"
+#include "secret.h"
 
 #if MBEDTLS_VERSION_MAJOR >= 3
 #define ENTROPY_FIELD(ctx, f) ((ctx)->MBEDTLS_PRIVATE(f))
@@ -111,25 +111,6 @@ static int nv_write(unsigned char *buf, size_t len)
 }
 #endif
 
-static void *secure_alloc(size_t len)
-{
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (m == MAP_FAILED)
-		return NULL;
-	/* Best effort: keep the DRBG state out of swap and core dumps. */
-	(void)mlock(m, len);
-	(void)madvise(m, len, MADV_DONTDUMP);
-	return m;
-}
-
-static void secure_free(void *m, size_t len)
-{
-	explicit_bzero(m, len);
-	munlock(m, len);
-	munmap(m, len);
-}
-
 /* Derives the next seed from the pool and writes it; the Mbed TLS way. */
 #if POOL_NV_SEED
 static int derive_and_write(struct pool *p)
@@ -184,7 +165,7 @@ struct pool *pool_new(const uint8_t *seed, size_t len, const struct pool_opts *o
 		snprintf(why, whylen, "a %zu-byte seed; a seed has 32 or 64 bytes", len);
 		return NULL;
 	}
-	p = secure_alloc(sizeof(*p));
+	p = secret_alloc(sizeof(*p));
 	if (!p) {
 		snprintf(why, whylen, "out of memory");
 		return NULL;
@@ -262,7 +243,7 @@ void pool_free(struct pool *p)
 #endif
 	mbedtls_ctr_drbg_free(&p->drbg);
 	mbedtls_entropy_free(&p->entropy);
-	secure_free(p, sizeof(*p));
+	secret_free(p, sizeof(*p));
 }
 
 int pool_random(struct pool *p, uint8_t *out, size_t n)
