@@ -43,20 +43,7 @@ die() { echo "build-mbedtls4: $*" >&2; exit 1; }
 # shellcheck source=compile.sh
 . "$(dirname "$0")/compile.sh"
 
-prefix_only=0
-if [ "${1:-}" = --prefix-only ]; then
-	prefix_only=1
-	shift
-fi
-[ $# -eq 1 ] || die "usage: $0 [--prefix-only] BUILDDIR"
-here=$(cd "$(dirname "$0")" && pwd)
-builddir=$(cd "$1" && pwd)
-top=$builddir/interop
-libdir=${LIBDIR:-$builddir/client}
-seedd_include=${SEEDD_INCLUDE:-$builddir/include}
-nv_seed_h=$here/../../include/seedclient_nv_seed.h
-cc=${CC:-cc}
-jobs=$(nproc 2>/dev/null || echo 2)
+build_args "$@"
 suites="entropy random ctr_drbg psa_crypto_init ssl"
 
 source=${SEEDD_MBEDTLS4_SOURCE:-${SEEDD_MBEDTLS4_SOURCE_OPTION:-}}

@@ -1,8 +1,27 @@
 # SPDX-License-Identifier: MIT
-# shellcheck shell=bash disable=SC2154 # the globals below are the caller's
+# shellcheck shell=bash disable=SC2154,SC2034 # the globals are the caller's
 #
-# Sourced by build-mbedtls.sh and build-mbedtls4.sh: how both link their test
-# programs into $top/bin. Expects top, here, libdir, seedd_include, cc and die.
+# Sourced by build-mbedtls.sh and build-mbedtls4.sh: their arguments and
+# globals, and how both link their test programs into $top/bin. Expects die.
+
+# build_args [--prefix-only] BUILDDIR: sets prefix_only, here, builddir, top,
+# libdir, seedd_include, nv_seed_h, cc and jobs.
+build_args() {
+	prefix_only=0
+	if [ "${1:-}" = --prefix-only ]; then
+		prefix_only=1
+		shift
+	fi
+	[ $# -eq 1 ] || die "usage: $0 [--prefix-only] BUILDDIR"
+	here=$(cd "$(dirname "$0")" && pwd)
+	builddir=$(cd "$1" && pwd)
+	top=$builddir/interop
+	libdir=${LIBDIR:-$builddir/client}
+	seedd_include=${SEEDD_INCLUDE:-$builddir/include}
+	nv_seed_h=$here/../../include/seedclient_nv_seed.h
+	cc=${CC:-cc}
+	jobs=$(nproc 2>/dev/null || echo 2)
+}
 
 # compile OUTPUT SOURCE [CFLAGS...] -- [LDFLAGS...]: one test program, rebuilt
 # when it is older than its source, the headers or what it links.
