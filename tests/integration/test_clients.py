@@ -87,29 +87,38 @@ def test_fd_reuse_dgram(tmp):
     check(d.status()["requests"] == 2, d.status())
 
 
-def test_fork_while_busy(tmp):
-    """fork() while another thread waits for a mute daemon returns at once; the child works."""
-    timeout_ms = 5000
-    d = Daemon(tmp).start()
+def beside_mute_daemon(tmp, d, cmd, action, timeout_ms):
+    """Runs sctool cmd, whose one thread calls a mute daemon while the others
+    use d; once that thread's request arrived (it now waits for the reply that
+    never comes), tells it action on stdin. Its output, after it exited 0."""
     mute = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     mute.bind(tmp / "mute.sock")
     mute.listen(4)
     mute.settimeout(30)
     env = dict(os.environ, SEEDD_SOCKET=tmp / "mute.sock", SEEDD_TIMEOUT_MS=str(timeout_ms))
-    p = subprocess.Popen(target(SCTOOL, "forkbusy", d.sock, "32"), stdin=subprocess.PIPE,
+    p = subprocess.Popen(target(SCTOOL, cmd, d.sock, "32"), stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         conn, _ = mute.accept()
         conn.settimeout(30)
-        # The thread's request arrived: it now waits for the reply that never comes.
-        check(len(conn.recv(100)) == HDR.size + 4, "no request from the busy thread")
-        p.stdin.write("fork\n")
+        check(len(conn.recv(100)) == HDR.size + 4, "no request from the waiting thread")
+        p.stdin.write(action + "\n")
         p.stdin.flush()
         out, err = p.communicate(timeout=60)
+        conn.close()
     finally:
         p.kill()
         p.wait()
+        mute.close()
     check(p.returncode == 0, "exit %d: %s %s" % (p.returncode, out, err))
+    return out
+
+
+def test_fork_while_busy(tmp):
+    """fork() while another thread waits for a mute daemon returns at once; the child works."""
+    timeout_ms = 5000
+    d = Daemon(tmp).start()
+    out = beside_mute_daemon(tmp, d, "forkbusy", "fork", timeout_ms)
     f = dict(l.split("=", 1) for l in out.split("\n") if "=" in l)
     child = [l.split()[1] for l in out.split("\n") if l.startswith("child ")]
     fork_ms = float(f["fork_ms"])
@@ -119,8 +128,6 @@ def test_fork_while_busy(tmp):
     check(f["child_sockets"] == "0", "the child inherited %s socket(s)" % f["child_sockets"])
     check(len(child) == 1 and len(child[0]) == 64, out)
     check(d.status()["requests"] == 1, d.status())
-    conn.close()
-    mute.close()
 
 
 def test_no_daemon_fails_fast(tmp):
@@ -254,24 +261,7 @@ def test_cancel_safe(tmp):
     most its timeout later."""
     timeout_ms = 500
     d = Daemon(tmp).start()
-    mute = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    mute.bind(tmp / "mute.sock")
-    mute.listen(4)
-    mute.settimeout(30)
-    env = dict(os.environ, SEEDD_SOCKET=tmp / "mute.sock", SEEDD_TIMEOUT_MS=str(timeout_ms))
-    p = subprocess.Popen(target(SCTOOL, "cancel", d.sock, "32"), stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        conn, _ = mute.accept()
-        conn.settimeout(30)
-        check(len(conn.recv(100)) == HDR.size + 4, "no request from the reading thread")
-        p.stdin.write("cancel\n")
-        p.stdin.flush()
-        out, err = p.communicate(timeout=60)
-    finally:
-        p.kill()
-        p.wait()
-    check(p.returncode == 0, "exit %d: %s %s" % (p.returncode, out, err))
+    out = beside_mute_daemon(tmp, d, "cancel", "cancel", timeout_ms)
     print(out.strip())
     f = dict(kv.split("=") for kv in out.split())
     check(f["cancelled"] == "1", "the thread was not cancelled: %s" % out)
@@ -283,8 +273,6 @@ def test_cancel_safe(tmp):
           % (f["sockets"], out))
     check(float(f["cancel_ms"]) < timeout_ms + 1000, "the cancellation waited %s ms"
           % f["cancel_ms"])
-    conn.close()
-    mute.close()
 
 
 def test_one_deadline(tmp):
