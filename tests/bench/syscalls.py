@@ -199,7 +199,7 @@ def main():
     ap.add_argument("--baseline-seedd", default=os.environ.get("SEEDD_BENCH_BASELINE_SEEDD"))
     ap.add_argument("--baseline-lib", default=os.environ.get("SEEDD_BENCH_BASELINE_LIB"))
     # The benchmark's other programs, passed alike to both scripts by meson.
-    for extra in ("--bench", "--spawn", "--hold", "--floor"):
+    for extra in ("--bench", "--spawn", "--hold", "--floor", "--seedfs"):
         ap.add_argument(extra, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if bool(args.baseline_seedd) != bool(args.baseline_lib):
