@@ -13,7 +13,8 @@ import stat
 import subprocess
 import tempfile
 
-from seeddtest import Skip, check, for_others, main, read_file, SEEDD, SEEDCTL, SCTOOL, target
+from seeddtest import (Daemon, Skip, check, for_others, main, read_file, SEEDD, SEEDCTL, SCTOOL,
+                       target)
 
 INIT = os.environ["SEEDD_INIT"]
 
@@ -236,6 +237,59 @@ def test_init_script_busybox(tmp):
     os.mkdir(applets)
     os.symlink(busybox, os.path.join(applets, "start-stop-daemon"))
     lifecycle(tmp, [busybox, "sh"], path=applets)
+
+
+def socket_taken(tmp, name, shell, path=None):
+    """Another seedd, not the script's, serves the script's socket. A start
+    fails, with the reason of the seedd it started (from its log), and leaves no
+    pid file and nothing of its own running; the other seedd serves on. Its
+    seedd finds the socket taken, or (on the other's seed file) the seed file in
+    use; today's script took the other's answer for its own seedd's."""
+    base = tmp / name
+    os.mkdir(base, 0o700)
+    init = Init(base, shell, path)
+    os.makedirs(os.path.dirname(init.sock), 0o755)
+    other_dir = os.path.join(base, "other")
+    os.mkdir(other_dir, 0o700)
+    other = Daemon(tmp, seed_file=os.path.join(other_dir, "seedfile"), sock=init.sock).start()
+    try:
+        for why, seed_file in (("another daemon is listening on this socket", init.seed_file),
+                               ("is in use by another seedd (pid %d)" % other.seedd_pid(),
+                                other.seed_file)):
+            init.env["SEEDD_SEED_FILE"] = seed_file
+            r = init("start")
+            check(r.returncode == 1 and "seedd started" not in r.stdout and why in r.stderr,
+                  "%s: start beside another seedd on %s (%s): %s" % (name, init.sock, why, r))
+            check(not os.path.exists(init.pidfile),
+                  "%s: pid file left after a failed start (%s)" % (name, why))
+            m = re.search(r"seedd \(pid (\d+)\) exited", r.stderr)
+            check(m and not alive(int(m.group(1))), "%s: the seedd started is not said to have "
+                  "exited, or still runs: %s" % (name, r.stderr))
+            r = init("status")
+            check(r.returncode == 3 and "not running" in r.stdout, "%s: status: %s" % (name, r))
+            check(other.alive() and other.status()["pid"] == other.seedd_pid(),
+                  "%s: the other seedd no longer serves" % name)
+        print("%s: each start beside another seedd failed, exit 1, with its seedd's reason; "
+              "no pid file" % name)
+    finally:
+        init.kill()
+        other.stop()
+
+
+def test_init_script_socket_taken(tmp):
+    if os.geteuid() != 0:
+        raise Skip("the init script runs as root: start chowns the state and socket directories")
+    if not shutil.which("start-stop-daemon"):
+        raise Skip("start-stop-daemon is not installed")
+    socket_taken(tmp, "start-stop-daemon", ["sh"])
+    busybox = shutil.which("busybox")
+    if not busybox:
+        print("busybox is not installed: its sh and start-stop-daemon not tried")
+        return
+    applets = tmp / "busybox-bin"
+    os.mkdir(applets)
+    os.symlink(busybox, os.path.join(applets, "start-stop-daemon"))
+    socket_taken(tmp, "busybox", [busybox, "sh"], path=applets)
 
 
 if __name__ == "__main__":
