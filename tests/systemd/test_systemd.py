@@ -7,6 +7,7 @@ systemd-analyze, socket activation is played by systemd-socket-activate, and
 NOTIFY_SOCKET, LISTEN_FDS and JOURNAL_STREAM by the test itself.
 """
 
+import glob
 import json
 import os
 import re
@@ -883,6 +884,35 @@ def test_man_seedfs(tmp):
     r = run(target(SEEDFS))
     check(r.returncode == 2 and "no MOUNTPOINT" in r.stderr, "seedfs without a mountpoint: "
           "exit %d %s" % (r.returncode, r.stderr))
+
+
+def environment_read(*sources):
+    """The variables the sources (globs below the source root) read, with getenv or
+    secure_getenv."""
+    names = set()
+    for pattern in sources:
+        paths = glob.glob(os.path.join(ENV["SOURCE_ROOT"], pattern))
+        check(paths, "no source matches %s" % pattern)
+        for path in paths:
+            with open(path) as f:
+                names |= set(re.findall(r"\b(?:secure_)?getenv\(\"([A-Za-z0-9_]+)\"\)", f.read()))
+    return names
+
+
+def test_man_environment(tmp):
+    """seedctl(1) and seedclient(3) list in ENVIRONMENT exactly the variables their
+    code reads: seedctl's files, libseedclient's and libcommon's (all of common/ for
+    seedctl, which links libseal; libcommon_client_sources for the library)."""
+    library = ["client/libseedclient.c", "common/client.c", "common/proto.c", "common/util.c"]
+    for page, sources in (("seedctl", ["client/seedctl*.c", "client/libseedclient.c",
+                                       "common/*.c"]),
+                          ("seedclient", library)):
+        read = environment_read(*sources)
+        section = scd_section(read_scd(page), "ENVIRONMENT")
+        listed = set(re.findall(r"^\*([A-Za-z0-9_]+)\*$", section, re.M))
+        check(read and listed == read, "%s(%s) ENVIRONMENT lists %s; its code reads %s"
+              % (page, MAN_PAGES[page], sorted(listed), sorted(read)))
+        print("%s(%s): %s" % (page, MAN_PAGES[page], " ".join(sorted(read))))
 
 
 def test_man_render(tmp):
